@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from components.capacity import node_instance
+from components.catalogue import lookup
 from components.names import ACCELERATOR_LABEL, GPU_PRODUCT_LABEL, GPU_TAINT_KEY, POOL_LABEL
 from components.spec.models import NodePool
 
@@ -29,7 +30,9 @@ def node_labels(name: str, pool: NodePool) -> dict[str, str]:
     instance = node_instance(pool)
     if instance is not None and instance.gpus:
         labels[ACCELERATOR_LABEL] = "nvidia"
-        if instance.gpu_product:
+        # Only when every instance type has the same GPU: a mixed A10G/L4 pool cannot promise one product.
+        products = {lookup(t).gpu_product for t in pool.instance_types if lookup(t)} or {instance.gpu_product}  # type: ignore[union-attr]
+        if len(products) == 1 and instance.gpu_product:
             labels[GPU_PRODUCT_LABEL] = instance.gpu_product
     return {**labels, **pool.labels}
 
