@@ -18,7 +18,7 @@ from typing import Any
 
 import pulumi
 from pulumi.runtime import rpc
-from pulumi.runtime.mocks import MockMonitor, MockResourceArgs, Mocks, MockCallArgs
+from pulumi.runtime.mocks import MockCallArgs, MockMonitor, MockResourceArgs, Mocks
 
 ROOT = Path(__file__).resolve().parent.parent
 
