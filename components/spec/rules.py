@@ -162,7 +162,8 @@ def check_teams(ctx: _Context) -> Iterator[Problem]:
             yield f"{path}.queue", "per-team quotas and cohorts need queueing.mode: per_team"
         for pool in queue.quotas:
             if pool not in spec.node_pools:
-                yield f"{path}.queue.quotas.{pool}", f"unknown node pool {pool!r}"
+                if not ctx.known("node_pools", pool):
+                    yield f"{path}.queue.quotas.{pool}", f"unknown node pool {pool!r}"
             elif pool not in team_pools(spec, name):
                 yield f"{path}.queue.quotas.{pool}", f"team {name!r} may not use pool {pool!r}"
     for pool, resource, reason in over_commit(spec):
