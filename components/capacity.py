@@ -7,10 +7,13 @@ builders (quotas derived so that 100% of each pool is admissible and none is ove
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from components.catalogue import Allocatable, InstanceType, allocatable, lookup
 from components.quantity import cpu_millis, memory_bytes
-from components.spec.models import NodePool, PlatformSpec, Resources
+
+if TYPE_CHECKING:  # typing only: the spec package imports this module
+    from components.spec.models import NodePool, PlatformSpec, Resources
 
 # Istio injects a sidecar into every pod of a team namespace; its requests count against the node.
 SIDECAR_CPU_MILLIS = 100

@@ -4,11 +4,14 @@ ResourceFlavors and the workloads' selectors, so that they always match exactly.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from components.capacity import node_instance
 from components.catalogue import lookup
 from components.names import ACCELERATOR_LABEL, GPU_PRODUCT_LABEL, GPU_TAINT_KEY, POOL_LABEL
-from components.spec.models import NodePool
+
+if TYPE_CHECKING:  # typing only: the spec package imports this module
+    from components.spec.models import NodePool
 
 
 @dataclass(frozen=True)
