@@ -53,3 +53,8 @@ def recommended_labels(name: str, component: str, instance: str | None = None) -
         "app.kubernetes.io/part-of": PART_OF,
         "app.kubernetes.io/managed-by": "pulumi",
     }
+
+
+def model_host(service: str, namespace: str, domain: str) -> str:
+    """Default external host of a model service on the shared gateway: `<service>.<namespace>.<domain>`."""
+    return f"{service}.{namespace}.{domain}"

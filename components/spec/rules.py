@@ -19,6 +19,7 @@ from components.capacity import (
     team_pools,
 )
 from components.catalogue import lookup
+from components.names import model_host
 from components.spec.models import (
     PlatformSpec,
     RayClusterShape,
@@ -34,7 +35,7 @@ RESERVED_NAMESPACES = frozenset({
     "default", "kube-system", "kube-public", "kube-node-lease", "istio-system", "istio-ingress",
     "cert-manager", "kserve", "kueue-system", "kuberay-system", "monitoring", "gpu-system",
 })
-# Kueue admits at most 18 PodSets: the head plus 17 worker groups (the submitter takes one more in K8sJobMode) (rayjob_webhook.go).
+# Kueue admits at most 18 PodSets: the head plus 17 worker groups (rayjob_webhook.go).
 MAX_QUEUED_WORKER_GROUPS = 17
 
 
@@ -230,9 +231,11 @@ def check_workloads(ctx: _Context) -> Iterator[Problem]:
                 yield f"{path}.canary.storage_uri", "a canary of a model service needs the new storage_uri"
             if service.container is not None and service.canary.image is None:
                 yield f"{path}.canary.image", "a canary of a container service needs the new image"
-        host = service.route.host or f"{name}.{ctx.namespaces.get(service.team, service.team)}.{spec.addons.istio.domain}"
+        namespace = ctx.namespaces.get(service.team, service.team)
+        host = service.route.host or model_host(name, namespace, spec.addons.istio.domain)
         if (host, service.route.path) in hosts:
-            yield f"{path}.route", f"host {host}{service.route.path} is already routed to {hosts[host, service.route.path]!r}"
+            owner = hosts[host, service.route.path]
+            yield f"{path}.route", f"host {host}{service.route.path} is already routed to {owner!r}"
         hosts.setdefault((host, service.route.path), name)
         for index, namespace in enumerate(service.allowed_namespaces):
             if namespace not in team_namespaces:

@@ -18,7 +18,7 @@ def test_kube_reserved_cpu_follows_the_eks_formula() -> None:
 def test_allocatable_of_g6_12xlarge() -> None:
     node = allocatable(INSTANCE_TYPES["g6.12xlarge"])
     assert node.gpus == 4
-    assert node.cpu_millis == 48_000 - 90 - 400
+    assert node.cpu_millis == 48_000 - (80 + 44 * 25 // 10) - 400
     assert node.memory_bytes == 192 * 2**30 - (255 + 11 * 110) * 2**20 - 100 * 2**20 - 2**30
 
 
