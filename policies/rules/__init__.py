@@ -1,0 +1,1 @@
+"""The rule catalogue, one module per concern; `policies.registry` collects their `RULES` lists."""

@@ -1,0 +1,215 @@
+"""KubeRay rules, including the Kueue webhook's admission rules for Ray workloads.
+
+Kueue rejects a labelled RayJob or RayCluster at admission (`pkg/controller/jobs/rayjob/rayjob_webhook.go`,
+`raycluster/common.go` `ValidateCreate`); checking the same conditions here turns a failure midway through
+`pulumi up` into a preview error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from policies.k8s import (
+    ELASTIC_ANNOTATION,
+    QUEUE_LABEL,
+    gpu_count,
+    mapping,
+    mappings,
+    matching_tolerations,
+    number,
+    parse_image,
+    text,
+)
+from policies.model import Param, Params, Resource, Rule, Violation
+from policies.rules.gpu import TAINT_PARAMS
+from policies.walker import PodSpec
+
+RAY_KINDS = frozenset({"RayCluster", "RayJob", "RayService"})
+ELASTIC_GATE = "kueue.x-k8s.io/elastic-job"  # Kueue's ElasticJobSchedulingGate
+
+
+def ray_clusters(resource: Resource) -> list[tuple[str, Mapping[str, Any]]]:
+    """(path, RayClusterSpec) of the cluster a Ray resource defines; empty for a RayJob using clusterSelector."""
+    key = {"RayCluster": None, "RayJob": "rayClusterSpec", "RayService": "rayClusterConfig"}.get(resource.kind, "")
+    if key is None:
+        return [("spec", resource.spec)]
+    cluster = resource.spec.get(key) if key else None
+    return [(f"spec.{key}", cluster)] if isinstance(cluster, Mapping) else []
+
+
+def _cluster_path(pod: PodSpec) -> str:
+    return pod.path.removesuffix(".headGroupSpec.template.spec")
+
+
+def head_no_gpu(resource: Resource, params: Params) -> Iterator[Violation]:
+    for pod in resource.pods:
+        if pod.role != "ray-head":
+            continue
+        gpu_containers = [c for c in pod.containers if gpu_count(c.spec)]
+        if gpu_containers and not params["allowSingleNode"]:
+            for container in gpu_containers:
+                yield Violation(
+                    f"{container.path}.resources.limits", "Ray head requests GPUs; run GPU work on worker groups"
+                )
+        elif not gpu_containers and matching_tolerations(
+            pod.spec.get("tolerations"), params["taintKey"], params["taintEffect"]
+        ):
+            start = mapping(mapping(pod.cluster.get("headGroupSpec")).get("rayStartParams"))
+            if start.get("num-gpus") != "0":
+                yield Violation(
+                    f"{_cluster_path(pod)}.headGroupSpec.rayStartParams",
+                    "Ray head may land on a GPU node without requesting one: "
+                    'set rayStartParams num-gpus: "0" (kuberay#2098)',
+                )
+
+
+def worker_bounds(resource: Resource, params: Params) -> Iterator[Violation]:
+    ceiling = params["maxReplicas"]
+    for path, cluster in ray_clusters(resource):
+        seen: set[str] = set()
+        for index, group in mappings(cluster.get("workerGroupSpecs")):
+            at = f"{path}.workerGroupSpecs[{index}]"
+            name = text(group.get("groupName"))
+            if not name:
+                yield Violation(f"{at}.groupName", "worker group has no groupName")
+            elif name in seen:
+                yield Violation(f"{at}.groupName", f"duplicate worker group {name!r}")
+            seen.add(name or "")
+            low, high, replicas = (number(group.get(k)) for k in ("minReplicas", "maxReplicas", "replicas"))
+            low = low or 0.0
+            if high is None:
+                yield Violation(f"{at}.maxReplicas", "maxReplicas not set (defaults to 2147483647)")
+                continue
+            if low > high:
+                yield Violation(f"{at}.minReplicas", f"minReplicas {int(low)} exceeds maxReplicas {int(high)}")
+            if replicas is not None and not low <= replicas <= high:
+                yield Violation(f"{at}.replicas", f"replicas {int(replicas)} outside [{int(low)}, {int(high)}]")
+            if high > ceiling:
+                yield Violation(f"{at}.maxReplicas", f"maxReplicas {int(high)} exceeds the ceiling {ceiling}")
+
+
+def _ray_version(image: str) -> str:
+    tag = parse_image(image).tag
+    return tag.split("-")[0] if tag[:1].isdigit() else ""
+
+
+def version_consistency(resource: Resource, params: Params) -> Iterator[Violation]:
+    for path, cluster in ray_clusters(resource):
+        wanted = text(cluster.get("rayVersion"))
+        if not wanted:
+            yield Violation(f"{path}.rayVersion", "rayVersion not set")
+        prefix = f"{path}."
+        for pod in resource.pods:
+            if not pod.path.startswith(prefix) or not pod.app_containers:
+                continue
+            ray_container = pod.app_containers[0]  # KubeRay's RayContainerIndex
+            version = _ray_version(text(ray_container.spec.get("image")) or "")
+            if version and wanted and version != wanted:
+                yield Violation(f"{ray_container.path}.image", f"image is Ray {version} but rayVersion is {wanted}")
+
+
+def rayjob_lifecycle(resource: Resource, params: Params) -> Iterator[Violation]:
+    spec = resource.spec
+    if not mapping(spec.get("clusterSelector")):
+        if spec.get("shutdownAfterJobFinishes") is not True:
+            yield Violation("spec.shutdownAfterJobFinishes", "the cluster and its GPUs outlive the job")
+        if spec.get("ttlSecondsAfterFinished") is None:
+            yield Violation("spec.ttlSecondsAfterFinished", "no ttlSecondsAfterFinished")
+    if spec.get("activeDeadlineSeconds") is None:
+        yield Violation("spec.activeDeadlineSeconds", "no activeDeadlineSeconds to cap GPU-hours")
+
+
+def kueue_compat(resource: Resource, params: Params) -> Iterator[Violation]:
+    if not resource.labels.get(QUEUE_LABEL):
+        return
+    spec = resource.spec
+    if resource.kind == "RayJob":
+        has_selector, has_cluster = (
+            bool(mapping(spec.get("clusterSelector"))),
+            isinstance(spec.get("rayClusterSpec"), Mapping),
+        )
+        if has_selector and has_cluster:
+            yield Violation("spec.clusterSelector", "a Kueue-managed job should not use an existing cluster")
+            return
+        if has_selector:
+            return  # not managed by Kueue
+        if not has_cluster:
+            yield Violation("spec.rayClusterSpec", "rayClusterSpec is required for Kueue-managed jobs")
+            return
+        if spec.get("shutdownAfterJobFinishes") is not True:
+            yield Violation(
+                "spec.shutdownAfterJobFinishes", "a Kueue-managed job should delete the cluster after finishing"
+            )
+    elastic = resource.annotations.get(ELASTIC_ANNOTATION) == "true"
+    for path, cluster in ray_clusters(resource):
+        if cluster.get("enableInTreeAutoscaling") is True:
+            if not elastic:
+                yield Violation(
+                    f"{path}.enableInTreeAutoscaling",
+                    f'Kueue rejects autoscaling unless the job is elastic ({ELASTIC_ANNOTATION}: "true")',
+                )
+            else:
+                for pod in resource.pods:
+                    gates = [g.get("name") for _, g in mappings(pod.spec.get("schedulingGates"))]
+                    if pod.path.startswith(f"{path}.") and ELASTIC_GATE not in gates:
+                        yield Violation(
+                            f"{pod.path}.schedulingGates", f"elastic Ray pods need the {ELASTIC_GATE} scheduling gate"
+                        )
+        groups = mappings(cluster.get("workerGroupSpecs"))
+        if len(groups) + 1 > params["maxPodSets"]:
+            yield Violation(
+                f"{path}.workerGroupSpecs",
+                f"{len(groups)} worker groups plus the head exceed Kueue's {params['maxPodSets']} pod sets",
+            )
+        for index, group in groups:
+            if group.get("groupName") == "head":
+                yield Violation(f"{path}.workerGroupSpecs[{index}].groupName", '"head" is reserved for the head group')
+
+
+RULES = [
+    Rule(
+        "ray-head-no-gpu",
+        'Ray heads request no GPU; a head that can land on a GPU node sets num-gpus "0".',
+        "medium",
+        "mandatory",
+        RAY_KINDS,
+        head_no_gpu,
+        params={**TAINT_PARAMS, "allowSingleNode": Param(False, "boolean", "allow GPU heads (single-node clusters)")},
+    ),
+    Rule(
+        "ray-worker-bounds",
+        "Worker groups are named uniquely, set maxReplicas under the ceiling, and min <= replicas <= max.",
+        "high",
+        "mandatory",
+        RAY_KINDS,
+        worker_bounds,
+        params={"maxReplicas": Param(64, "number", "largest maxReplicas per worker group")},
+    ),
+    Rule(
+        "ray-version-consistency",
+        "spec.rayVersion is set and matches the Ray image of head and workers.",
+        "medium",
+        "advisory",
+        RAY_KINDS,
+        version_consistency,
+    ),
+    Rule(
+        "rayjob-lifecycle",
+        "RayJobs shut their cluster down, expire (ttlSecondsAfterFinished) and have a deadline.",
+        "high",
+        "advisory",
+        frozenset({"RayJob"}),
+        rayjob_lifecycle,
+    ),
+    Rule(
+        "ray-kueue-compat",
+        "Ray workloads with a queue label pass Kueue's webhook: own cluster, shutdown, no autoscaling unless "
+        "elastic, <= 17 worker groups, none named head.",
+        "critical",
+        "mandatory",
+        RAY_KINDS,
+        kueue_compat,
+        params={"maxPodSets": Param(18, "integer", "Kueue's jobframework.MaxPodSets (head + worker groups)")},
+    ),
+]
