@@ -46,8 +46,9 @@ class ExistingCluster(pulumi.ComponentResource):
     """The kubeconfig content used (secret); empty when the provider uses its default."""
 
     def __init__(self, name: str, args: ExistingClusterArgs, opts: pulumi.ResourceOptions | None = None):
-        super().__init__("gpuplat:cluster:ExistingCluster", name, None, opts)
+        # Read before registering anything: an unreadable file must not leave a half-registered component.
         content = _read_kubeconfig(args) if args.kubeconfig_path is not None else None
+        super().__init__("gpuplat:cluster:ExistingCluster", name, None, opts)
         self.kubeconfig = pulumi.Output.secret(content if content is not None else "")
         self.provider = k8s.Provider(
             f"{name}-k8s",
