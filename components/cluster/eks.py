@@ -18,6 +18,7 @@ from components.cluster.identity import WorkloadIdentity
 from components.cluster.node_pool import EksNodePool, NodePoolArgs
 from components.cluster.plan import (
     CLUSTER_ROLE_POLICIES,
+    CLUSTER_TAG,
     CONTROL_PLANE_LOG_RETENTION_DAYS,
     CONTROL_PLANE_LOG_TYPES,
     NODE_ROLE_POLICIES,
@@ -61,7 +62,13 @@ class EksCluster(pulumi.ComponentResource):
     def __init__(self, name: str, args: EksClusterArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("gpuplat:cluster:EksCluster", name, None, opts)
         eks = args.eks
-        self.aws_provider = aws.Provider(f"{name}-aws", region=eks.region, opts=pulumi.ResourceOptions(parent=self))
+        self.aws_provider = aws.Provider(
+            f"{name}-aws",
+            region=eks.region,
+            # On every taggable resource: cost reports and cleanup can find everything of this cluster.
+            default_tags=aws.ProviderDefaultTagsArgs(tags={CLUSTER_TAG: args.eks_cluster_name}),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
         partition = partition_of(eks.region)
 
         # ------------------------------------------------------------------------------------ network
@@ -171,8 +178,7 @@ class EksCluster(pulumi.ComponentResource):
         # -------------------------------------------------------------------------------- node pools
         node_ready = [*node_role_policies, *network_ready]
         self.node_pools = {}
-        # The system pool first: dict order is creation order in the recording and in `pulumi up` logs.
-        for pool_name, pool in sorted(args.node_pools.items(), key=lambda item: not item[1].system):
+        for pool_name, pool in args.node_pools.items():
             self.node_pools[pool_name] = EksNodePool(
                 f"{name}-{pool_name}",
                 NodePoolArgs(

@@ -10,6 +10,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.cluster.plan import (
+    NODE_TEMPLATE_PREFIX,
     ROOT_DEVICE_NAME,
     ami_type,
     autoscaler_discovery_tags,
@@ -81,10 +82,7 @@ class EksNodePool(pulumi.ComponentResource):
             update_default_version=True,
             opts=pulumi.ResourceOptions(parent=self),
         )
-        scaling_tags = {
-            **autoscaler_discovery_tags(args.eks_cluster_name),
-            **node_template_tags(args.pool_name, pool),
-        }
+        template_tags = node_template_tags(args.pool_name, pool)
         self.node_group = aws.eks.NodeGroup(
             f"{name}-nodes",
             cluster_name=args.cluster.name,
@@ -103,7 +101,7 @@ class EksNodePool(pulumi.ComponentResource):
                 id=self.launch_template.id,
                 version=self.launch_template.latest_version.apply(str),
             ),
-            tags=scaling_tags,
+            tags={**autoscaler_discovery_tags(args.eks_cluster_name), **template_tags},
             opts=pulumi.ResourceOptions(
                 parent=self,
                 depends_on=list(args.ready),
@@ -116,9 +114,9 @@ class EksNodePool(pulumi.ComponentResource):
         # Managed node groups tag their Auto Scaling group with the discovery tags themselves, but not with
         # node-template tags, and cluster-autoscaler reads those from the ASG only.
         asg_name = self.node_group.resources.apply(_autoscaling_group_name)
-        for key, value in node_template_tags(args.pool_name, pool).items():
+        for key, value in template_tags.items():
             aws.autoscaling.Tag(
-                f"{name}-asg-{key.removeprefix('k8s.io/cluster-autoscaler/node-template/')}",
+                f"{name}-asg-{key.removeprefix(NODE_TEMPLATE_PREFIX + '/')}",
                 autoscaling_group_name=asg_name,
                 tag=aws.autoscaling.TagTagArgs(key=key, value=value, propagate_at_launch=False),
                 opts=pulumi.ResourceOptions(parent=self),

@@ -29,6 +29,7 @@ NODE_ROLE_POLICIES = ("AmazonEKSWorkerNodePolicy", "AmazonEKS_CNI_Policy", "Amaz
 # Kubernetes taint effect -> EKS node group API enum.
 EKS_TAINT_EFFECTS = {"NoSchedule": "NO_SCHEDULE", "PreferNoSchedule": "PREFER_NO_SCHEDULE", "NoExecute": "NO_EXECUTE"}
 
+CLUSTER_TAG = "gpuplat.io/cluster"  # default tag of every AWS resource the cluster component creates
 AUTOSCALER_PREFIX = "k8s.io/cluster-autoscaler"
 NODE_TEMPLATE_PREFIX = f"{AUTOSCALER_PREFIX}/node-template"
 MAX_AWS_TAG_KEY = 128

@@ -73,7 +73,7 @@ class Vpc(pulumi.ComponentResource):
         public_ids: list[pulumi.Output[str]] = []
         for index, (private_cidr, public_cidr) in enumerate(zip(plan.private, plan.public, strict=True)):
             zone_key = f"zone{index + 1}"
-            zone = zones.apply(lambda names, i=index: names[i])
+            zone = zones.apply(lambda names, i=index: _zone(names, i, args.availability_zones))
             public = aws.ec2.Subnet(
                 f"{name}-public-{zone_key}",
                 vpc_id=self.vpc.id,
@@ -137,3 +137,12 @@ class Vpc(pulumi.ComponentResource):
             "private_subnet_ids": self.private_subnet_ids,
             "public_subnet_ids": self.public_subnet_ids,
         })
+
+
+def _zone(names: list[str], index: int, wanted: int) -> str:
+    if len(names) < wanted:
+        raise ValueError(
+            f"cluster.eks.vpc.availability_zones: {wanted} zones requested, the region offers {len(names)} "
+            f"({', '.join(names)})"
+        )
+    return names[index]

@@ -373,6 +373,13 @@ def test_given_subnets_are_used_and_no_vpc_is_created() -> None:
     assert node_group(recorded, "system")["subnetIds"] == ["subnet-1", "subnet-2"]
 
 
+def test_more_zones_than_the_region_offers_fails_with_the_spec_path() -> None:
+    spec = _eks_spec({"system": SYSTEM}, vpc={"availability_zones": 4})  # the mocked region has three
+    with pytest.raises(Exception, match=r"cluster\.eks\.vpc\.availability_zones: 4 zones requested, the region "
+                                        r"offers 3 \(az-a, az-b, az-c\)"):
+        record_cluster(small_platform(spec))
+
+
 # ----------------------------------------------------------------------------- structure and providers
 
 
@@ -393,6 +400,7 @@ def test_every_resource_descends_from_the_eks_cluster_component(prod: RecordedCl
 def test_every_aws_resource_uses_the_clusters_aws_provider_in_the_spec_region(prod: RecordedCluster) -> None:
     (provider,) = prod.recording.of_type("pulumi:providers:aws")
     assert provider.inputs["region"] == "us-east-1"
+    assert json.loads(provider.inputs["defaultTags"]) == {"tags": {"gpuplat.io/cluster": "gpuplat-prod"}}
     assert provider.parent == prod.recording.named("gpuplat").urn
     aws_resources = [r for r in prod.recording.resources if r.type.startswith("aws:")]
     assert aws_resources
