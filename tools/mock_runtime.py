@@ -38,6 +38,11 @@ class Registration:
     protect: bool
     retain_on_delete: bool
     delete_before_replace: bool
+    ignore_changes: tuple[str, ...] = ()
+    # Output names the program marked secret (`ResourceOptions(additional_secret_outputs=[...])`); the
+    # renderer masks the inputs of the same names. Secret input values themselves arrive wrapped in the
+    # RPC secret signature inside `inputs` (see `tools.render.mask_secrets`).
+    additional_secret_outputs: tuple[str, ...] = ()
 
     @property
     def kind(self) -> str:
@@ -87,14 +92,15 @@ class _Mocks(Mocks):
             outputs.setdefault("arn", f"arn:aws:mock:::{args.name}")
         return f"{args.name}-id", outputs
 
-    def call(self, args: MockCallArgs) -> tuple[dict, list[tuple[str, str]] | None]:
+    def call(self, args: MockCallArgs) -> tuple[dict, list[tuple[str, str]]]:
+        # The second element is the list of check failures; pulumi iterates it, so never None.
         if args.token == "aws:index/getAvailabilityZones:getAvailabilityZones":
-            return {"names": ["az-a", "az-b", "az-c"], "zoneIds": ["1", "2", "3"]}, None
+            return {"names": ["az-a", "az-b", "az-c"], "zoneIds": ["1", "2", "3"]}, []
         if args.token == "aws:index/getCallerIdentity:getCallerIdentity":
-            return {"accountId": "111122223333", "arn": "arn:aws:iam::111122223333:user/ci", "userId": "ci"}, None
+            return {"accountId": "111122223333", "arn": "arn:aws:iam::111122223333:user/ci", "userId": "ci"}, []
         if args.token == "aws:index/getPartition:getPartition":
-            return {"partition": "aws", "dnsSuffix": "amazonaws.com"}, None
-        return {}, None
+            return {"partition": "aws", "dnsSuffix": "amazonaws.com"}, []
+        return {}, []
 
 
 class _RecordingMonitor(MockMonitor):
@@ -119,6 +125,8 @@ class _RecordingMonitor(MockMonitor):
                     protect=bool(request.protect),
                     retain_on_delete=bool(request.retainOnDelete),
                     delete_before_replace=bool(request.deleteBeforeReplace),
+                    ignore_changes=tuple(request.ignoreChanges),
+                    additional_secret_outputs=tuple(request.additionalSecretOutputs),
                 )
             )
         return response

@@ -18,22 +18,6 @@ from tools.mock_runtime import Recording, Registration, record
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _invoke_failures_as_list() -> Iterator[None]:
-    """tools/mock_runtime.py answers invokes with `(result, None)`, which pulumi's MockMonitor iterates
-    (`for failure in tup[1]`) and crashes on. Until the harness returns `[]`, normalise it here.
-    Module-scoped so that it is in place for the module-scoped recordings too, and undone after."""
-    original = mock_runtime._Mocks.call
-
-    def call(self: Any, args: Any) -> Any:
-        result = original(self, args)
-        return (result[0], result[1] or []) if isinstance(result, tuple) else result
-
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(mock_runtime._Mocks, "call", call)
-        yield
-
-
 @pytest.fixture
 def ignore_changes(monkeypatch: pytest.MonkeyPatch) -> dict[str, list[str]]:
     """`ignoreChanges` per resource name as the engine receives it (the harness does not record it)."""
