@@ -1,0 +1,362 @@
+"""A model service: KServe InferenceService, its route, authorization, monitor, PDB and S3 read policy.
+
+Decisions (see docs/workloads.md):
+- Deployment mode comes from `addons.kserve.deployment_mode` and is written on every InferenceService
+  (`serving.kserve.io/deploymentMode`), so the chart's cluster default (`Knative`) never decides.
+- Canary, Standard mode: KServe v0.20's `spec.canary[]` (`{predictor, trafficPercent}`). It is the only
+  canary KServe supports in Standard mode (its webhook rejects `spec.canary` in any other mode) and it
+  runs the canary as its own Deployment and Service, `<isvc>-canary-predictor`, while the stable one stays
+  `<isvc>-predictor`. KServe sizes the canary's replicas by the percentage; the exact traffic split is
+  done by our VirtualService, which weights the two Services. The predictor's `canaryTrafficPercent` is
+  a Knative-revision feature and is used only in Knative mode (where `spec.canary` is rejected).
+- Traffic enters through the shared Istio gateway only: a VirtualService on `names.GATEWAY_REF` and an
+  AuthorizationPolicy on the predictor pods that admits the gateway's identity and `allowed_namespaces`.
+- Model servers write caches (Hugging Face, torch, Triton) to paths KServe's runtimes choose, so their
+  root filesystem stays writable; everything else of the restricted profile is set.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+from urllib.parse import urlparse
+
+from components.builders.common import (
+    SIDECAR,
+    SIDECAR_RESOURCE_ANNOTATIONS,
+    Footprint,
+    Manifest,
+    await_annotations,
+    container_resources,
+    container_security_context,
+    metadata,
+    placement,
+    pod_security_context,
+)
+from components.builders.context import BuildContext
+from components.names import (
+    GATEWAY_REF,
+    INGRESS_NAMESPACE,
+    INGRESS_RELEASE,
+    MONITOR_LABELS,
+    model_host,
+)
+from components.spec.models import Container, ModelService
+
+KSERVE_API_VERSION = "serving.kserve.io/v1beta1"
+DEPLOYMENT_MODE_ANNOTATION = "serving.kserve.io/deploymentMode"
+AUTOSCALER_CLASS_ANNOTATION = "serving.kserve.io/autoscalerClass"
+ISVC_LABEL = "serving.kserve.io/inferenceservice"
+COMPONENT_LABEL = "component"  # KServe's own pod label (`predictor`, `transformer`, ...)
+IRSA_ANNOTATION = "eks.amazonaws.com/role-arn"
+S3_REGION_ANNOTATION = "serving.kserve.io/s3-region"  # read by KServe from an IRSA service account
+COMPONENT = "model-service"
+
+# KServe's runtimes listen on 8080; raw-mode Services expose port 80 in front of it (service_reconciler.go).
+RUNTIME_PORT = 8080
+SERVICE_PORT = 80
+CANARY_NAME = "canary"
+# The storage-initializer init container (kserve-resources chart values `kserve.storage.resources`).
+STORAGE_INITIALIZER_REQUESTS = Footprint(100, 100 * 2**20, 0)
+STORAGE_INITIALIZER_LIMITS = Footprint(1000, 2**30, 0)
+# HPA, KServe's autoscaler in Standard mode, scales on these metrics only (constants.AutoscalerAllowedHPAMetricsList).
+HPA_METRICS = ("cpu", "memory")
+GATEWAY_PRINCIPAL = f"cluster.local/ns/{INGRESS_NAMESPACE}/sa/{INGRESS_RELEASE}"
+
+
+def predictor_service(name: str) -> str:
+    """The raw-mode Service KServe creates for the stable predictor."""
+    return f"{name}-predictor"
+
+
+def canary_service(name: str) -> str:
+    """`constants.PredictorServiceName(isvc, canary.predictor.name)`."""
+    return f"{name}-{CANARY_NAME}-predictor"
+
+
+def service_account_name(name: str) -> str:
+    return f"{name}-model"
+
+
+def host(ctx: BuildContext, name: str, service: ModelService) -> str:
+    return service.route.host or model_host(name, ctx.namespace(service.team), ctx.domain)
+
+
+def endpoint(ctx: BuildContext, name: str, service: ModelService) -> str:
+    """The URL clients use: the gateway terminates TLS for the platform domain."""
+    return f"https://{host(ctx, name, service)}{service.route.path}"
+
+
+def served_port(service: ModelService) -> int:
+    return service.container.port if service.container is not None else RUNTIME_PORT
+
+
+def uses_hpa_metric(service: ModelService) -> bool:
+    return service.scaling is not None and service.scaling.metric in HPA_METRICS
+
+
+def scaling_warning(ctx: BuildContext, name: str, service: ModelService) -> str | None:
+    """Standard mode scales with an HPA on cpu or memory only; KServe then ignores concurrency and rps."""
+    if ctx.deployment_mode == "Standard" and service.scaling is not None and not uses_hpa_metric(service):
+        return (f"model_services.{name}.scaling: KServe Standard mode autoscales with an HPA on cpu or memory only; "
+                f"metric {service.scaling.metric!r} is ignored and the HPA falls back to 80% CPU utilisation "
+                "(use metric cpu/memory, or addons.kserve.deployment_mode: Knative)")
+    return None
+
+
+# ---------------------------------------------------------------------------------- InferenceService
+
+
+def _model_container(service: ModelService, storage_uri: str) -> Manifest:
+    assert service.model is not None
+    model: Manifest = {"modelFormat": {"name": service.model.format}}
+    if service.model.runtime:
+        model["runtime"] = service.model.runtime
+    if service.model.protocol_version:
+        model["protocolVersion"] = service.model.protocol_version
+    model["storageUri"] = storage_uri
+    model["resources"] = container_resources(service.resources)
+    model["securityContext"] = container_security_context(read_only_root=False)
+    return model
+
+
+def _custom_container(container: Container, service: ModelService, image: str) -> Manifest:
+    manifest: Manifest = {"name": "kserve-container", "image": image}
+    if container.args:
+        manifest["args"] = list(container.args)
+    if container.env:
+        manifest["env"] = [{"name": key, "value": value} for key, value in container.env.items()]
+    manifest["ports"] = [{"name": "http1", "containerPort": container.port, "protocol": "TCP"}]
+    manifest["resources"] = container_resources(service.resources)
+    manifest["securityContext"] = container_security_context(read_only_root=False)
+    return manifest
+
+
+def _implementation(service: ModelService, *, canary: bool) -> Manifest:
+    """`model` (KServe picks the runtime) or `containers` (a custom server) for the stable or the canary."""
+    if service.model is not None:
+        uri = service.canary.storage_uri if canary and service.canary and service.canary.storage_uri else None
+        return {"model": _model_container(service, uri or service.model.storage_uri)}
+    assert service.container is not None
+    image = service.canary.image if canary and service.canary and service.canary.image else None
+    return {"containers": [_custom_container(service.container, service, image or service.container.image)]}
+
+
+def _pod_fields(ctx: BuildContext, name: str, service: ModelService) -> Manifest:
+    """The PodSpec fields KServe inlines on a component: identity, placement, security, labels."""
+    labels = metadata(name, COMPONENT)["labels"]
+    fields: Manifest = {
+        "serviceAccountName": service_account_name(name),
+        # IRSA's webhook mounts its own projected token; the API token is not needed by a model server.
+        "automountServiceAccountToken": False,
+        **placement(ctx.spec, service.pool),
+        "securityContext": pod_security_context(),
+        "labels": labels,
+    }
+    if ctx.istio:
+        fields["annotations"] = dict(SIDECAR_RESOURCE_ANNOTATIONS)
+    return fields
+
+
+def inference_service(ctx: BuildContext, name: str, service: ModelService) -> Manifest:
+    """The InferenceService of one model service (serving.kserve.io/v1beta1)."""
+    knative = ctx.deployment_mode == "Knative"
+    predictor: Manifest = {
+        **_implementation(service, canary=knative and service.canary is not None),
+        **_pod_fields(ctx, name, service),
+        "minReplicas": service.replicas.min,
+        "maxReplicas": service.replicas.max,
+    }
+    if service.scaling is not None and (knative or uses_hpa_metric(service)):
+        predictor["scaleMetric"] = service.scaling.metric
+        predictor["scaleTarget"] = service.scaling.target
+    spec: Manifest = {"predictor": predictor}
+    if service.canary is not None:
+        if knative:
+            # Knative: the predictor is the new revision and receives `canaryTrafficPercent` of the traffic.
+            predictor["canaryTrafficPercent"] = service.canary.traffic_percent
+        else:
+            # Standard: KServe merges this over the stable predictor; replicas are fixed (no scaling fields).
+            spec["canary"] = [{
+                "predictor": {"name": CANARY_NAME, **_implementation(service, canary=True)},
+                "trafficPercent": service.canary.traffic_percent,
+            }]
+    annotations = {DEPLOYMENT_MODE_ANNOTATION: ctx.deployment_mode, **await_annotations(ctx.skip_await)}
+    if not knative and uses_hpa_metric(service):
+        annotations[AUTOSCALER_CLASS_ANNOTATION] = "hpa"
+    return {
+        "apiVersion": KSERVE_API_VERSION,
+        "kind": "InferenceService",
+        "metadata": metadata(name, COMPONENT, namespace=ctx.namespace(service.team), annotations=annotations),
+        "spec": spec,
+    }
+
+
+# ------------------------------------------------------------------------------ capacity footprint
+
+
+def canary_replicas(service: ModelService) -> int:
+    """KServe's `canaryReplicaCount`: ceil(stable minReplicas x percent / 100)."""
+    if service.canary is None:
+        return 0
+    return math.ceil(service.replicas.min * service.canary.traffic_percent / 100)
+
+
+def pod_footprint(ctx: BuildContext, service: ModelService) -> tuple[Footprint, Footprint]:
+    """(requests, limits) of one predictor pod: the server, the pinned sidecar, and the storage initializer
+    (an init container counts as the per-resource maximum against the app containers)."""
+    app = Footprint.of(service.resources) + (SIDECAR if ctx.istio else Footprint())
+    if service.model is None:
+        return app, app
+    return app.at_least(STORAGE_INITIALIZER_REQUESTS), app.at_least(STORAGE_INITIALIZER_LIMITS)
+
+
+def max_pods(service: ModelService) -> int:
+    """Most pods a service can run: max replicas, the canary's, and one rolling-update surge pod."""
+    return service.replicas.max + canary_replicas(service) + 1
+
+
+# --------------------------------------------------------------------------------- mesh and monitor
+
+
+def virtual_service(ctx: BuildContext, name: str, service: ModelService) -> Manifest:
+    """Route `host` + `path` on the shared gateway to the predictor Service(s); a canary gets its weight."""
+    namespace = ctx.namespace(service.team)
+    path = service.route.path
+
+    def destination(service_name: str, weight: int | None) -> Manifest:
+        route: Manifest = {"destination": {"host": f"{service_name}.{namespace}.svc.cluster.local",
+                                           "port": {"number": SERVICE_PORT}}}
+        if weight is not None:
+            route["weight"] = weight
+        return route
+
+    if service.canary is not None and ctx.deployment_mode == "Standard":
+        percent = service.canary.traffic_percent
+        routes = [destination(predictor_service(name), 100 - percent), destination(canary_service(name), percent)]
+    else:
+        routes = [destination(predictor_service(name), None)]
+    http: Manifest = {"name": name, "route": routes}
+    if path == "/":
+        http["match"] = [{"uri": {"prefix": "/"}}]
+    else:
+        prefix = path.rstrip("/")
+        http["match"] = [{"uri": {"prefix": f"{prefix}/"}}, {"uri": {"exact": prefix}}]
+        http["rewrite"] = {"uri": "/"}
+    return {
+        "apiVersion": "networking.istio.io/v1",
+        "kind": "VirtualService",
+        "metadata": metadata(name, COMPONENT, namespace=namespace),
+        "spec": {"hosts": [host(ctx, name, service)], "gateways": [GATEWAY_REF], "http": [http]},
+    }
+
+
+def authorization_policy(ctx: BuildContext, name: str, service: ModelService) -> Manifest:
+    """ALLOW on the predictor pods (stable and canary): the gateway's identity, the allowed namespaces, and
+    Prometheus' plain-text scrape of `/metrics` (it has no mesh identity; NetworkPolicy limits who can try)."""
+    rules: list[Manifest] = [{"from": [{"source": {"principals": [GATEWAY_PRINCIPAL]}}]}]
+    if service.allowed_namespaces:
+        rules.append({"from": [{"source": {"namespaces": list(service.allowed_namespaces)}}]})
+    if ctx.monitoring:
+        rules.append({"to": [{"operation": {"methods": ["GET"], "paths": ["/metrics"],
+                                            "ports": [str(served_port(service))]}}]})
+    return {
+        "apiVersion": "security.istio.io/v1",
+        "kind": "AuthorizationPolicy",
+        "metadata": metadata(name, COMPONENT, namespace=ctx.namespace(service.team)),
+        "spec": {"selector": {"matchLabels": {ISVC_LABEL: name}}, "action": "ALLOW", "rules": rules},
+    }
+
+
+def service_monitor(ctx: BuildContext, name: str, service: ModelService) -> Manifest:
+    """Scrape the predictor Services (stable and canary) through the pods' serving port.
+
+    A ServiceMonitor rather than a PodMonitor: KServe's runtimes declare no container port, and a
+    PodMonitor can only select declared ports; `targetPort` on a ServiceMonitor works either way.
+    """
+    return {
+        "apiVersion": "monitoring.coreos.com/v1",
+        "kind": "ServiceMonitor",
+        "metadata": metadata(name, COMPONENT, namespace=ctx.namespace(service.team), labels=dict(MONITOR_LABELS)),
+        "spec": {
+            "selector": {"matchLabels": {ISVC_LABEL: name, COMPONENT_LABEL: "predictor"}},
+            "endpoints": [{"targetPort": served_port(service), "path": "/metrics", "interval": "30s"}],
+        },
+    }
+
+
+def pod_disruption_budget(ctx: BuildContext, name: str, service: ModelService) -> Manifest | None:
+    """Only when more than one replica must run: at most one predictor pod drained at a time."""
+    if service.replicas.min <= 1:
+        return None
+    return {
+        "apiVersion": "policy/v1",
+        "kind": "PodDisruptionBudget",
+        "metadata": metadata(name, COMPONENT, namespace=ctx.namespace(service.team)),
+        "spec": {"maxUnavailable": 1,
+                 "selector": {"matchLabels": {ISVC_LABEL: name, COMPONENT_LABEL: "predictor"}}},
+    }
+
+
+def service_account(ctx: BuildContext, name: str, service: ModelService, *, irsa: bool) -> Manifest:
+    """The predictor's identity. With IRSA the role ARN annotation is added by the component (an output)."""
+    annotations: dict[str, str] = {}
+    if irsa and ctx.spec.cluster.eks is not None:
+        annotations[S3_REGION_ANNOTATION] = ctx.spec.cluster.eks.region
+    return {
+        "apiVersion": "v1",
+        "kind": "ServiceAccount",
+        "metadata": metadata(service_account_name(name), COMPONENT, namespace=ctx.namespace(service.team),
+                             annotations=annotations or None),
+        "automountServiceAccountToken": False,
+    }
+
+
+# ------------------------------------------------------------------------------------------ IAM
+
+
+def s3_locations(service: ModelService) -> list[tuple[str, str]]:
+    """(bucket, prefix) of every s3:// URI the service reads: the model and the canary's."""
+    uris = [service.model.storage_uri] if service.model else []
+    if service.canary is not None and service.canary.storage_uri:
+        uris.append(service.canary.storage_uri)
+    locations = []
+    for uri in uris:
+        parsed = urlparse(uri)
+        if parsed.scheme == "s3":
+            location = (parsed.netloc, parsed.path.strip("/"))
+            if location not in locations:
+                locations.append(location)
+    return locations
+
+
+def irsa_trust_policy(provider_arn: str, issuer: str, namespace: str, service_account: str) -> dict[str, Any]:
+    """Only this namespace's service account, with the STS audience, may assume the role."""
+    issuer = issuer.removeprefix("https://")
+    return {
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Effect": "Allow",
+            "Principal": {"Federated": provider_arn},
+            "Action": "sts:AssumeRoleWithWebIdentity",
+            "Condition": {"StringEquals": {
+                f"{issuer}:sub": f"system:serviceaccount:{namespace}:{service_account}",
+                f"{issuer}:aud": "sts.amazonaws.com",
+            }},
+        }],
+    }
+
+
+def model_read_policy(locations: list[tuple[str, str]], partition: str = "aws") -> dict[str, Any]:
+    """Read exactly the model prefixes: GetObject below each prefix, ListBucket limited to the prefix."""
+    statements: list[dict[str, Any]] = []
+    for index, (bucket, prefix) in enumerate(locations):
+        objects = f"arn:{partition}:s3:::{bucket}/{prefix}/*" if prefix else f"arn:{partition}:s3:::{bucket}/*"
+        statements.append({"Sid": f"ReadModel{index}", "Effect": "Allow", "Action": ["s3:GetObject"],
+                           "Resource": [objects]})
+        listing: dict[str, Any] = {"Sid": f"ListModel{index}", "Effect": "Allow", "Action": ["s3:ListBucket"],
+                                   "Resource": [f"arn:{partition}:s3:::{bucket}"]}
+        if prefix:
+            listing["Condition"] = {"StringLike": {"s3:prefix": [prefix, f"{prefix}/*"]}}
+        statements.append(listing)
+    return {"Version": "2012-10-17", "Statement": statements}
