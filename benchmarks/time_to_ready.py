@@ -1,0 +1,228 @@
+"""Time to ready of the prod stack: critical path vs a fully serial install, and edges between add-ons.
+
+    venv/bin/python -m benchmarks.time_to_ready              # stacks/prod.yaml
+    venv/bin/python -m benchmarks.time_to_ready --env staging
+
+The prod program runs under the recording mocks (`tools/mock_runtime.record_stack`), which capture every
+registration with its real `dependencies` (depends_on and data flow), parent and provider. The schedule
+and the latency model are in `benchmarks/latency.py`: a resource starts when its dependencies, its
+provider and its parent's dependencies are ready; a component is ready when all its children are.
+
+Target (issue #8): critical path = EKS cluster + node pool + the longest add-on chain (then a few seconds
+of workload objects). The add-on chain is measured on the add-ons alone; every edge between two add-ons
+is listed with whether upstream documents it as required, and how much the critical path shrinks
+without it. An edge that is not required and shrinks the path is a needless edge.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+
+from benchmarks.latency import Schedule, latency, schedule
+from benchmarks.machine import describe
+from tools.mock_runtime import Registration, record_stack
+
+ADDONS_TYPE = "gpuplat:addons:PlatformAddons"
+CLUSTER_TYPE = "aws:eks/cluster:Cluster"
+NODE_GROUP_TYPE = "aws:eks/nodeGroup:NodeGroup"
+
+# Ordering between add-ons that upstream requires (keys: component type names of the two add-ons).
+# Anything else between add-ons must be free to install in parallel.
+REQUIRED_ADDON_EDGES: dict[tuple[str, str], str] = {
+    ("KServe", "CertManager"): "kserve-resources' webhook Certificate needs cert-manager's CRDs and webhook",
+    ("Kueue", "CertManager"): "only when Kueue's webhook certificates come from cert-manager (enableCertManager)",
+    ("GpuSupport", "Monitoring"): "dcgm-exporter's ServiceMonitor needs the Prometheus-operator CRDs (the CRDs only)",
+    ("KubeRay", "Monitoring"): "a PodMonitor/ServiceMonitor needs the Prometheus-operator CRDs (the CRDs only)",
+    ("Kueue", "Monitoring"): "a ServiceMonitor needs the Prometheus-operator CRDs (the CRDs only)",
+    ("KServe", "Monitoring"): "a ServiceMonitor needs the Prometheus-operator CRDs (the CRDs only)",
+    ("Istio", "Monitoring"): "a PodMonitor/ServiceMonitor needs the Prometheus-operator CRDs (the CRDs only)",
+    ("CertManager", "Monitoring"): "a ServiceMonitor needs the Prometheus-operator CRDs (the CRDs only)",
+}
+
+
+def minutes(seconds: float) -> str:
+    return f"{int(seconds // 60)}m{seconds % 60:04.1f}s"
+
+
+def kind_of(resource: Registration) -> str:
+    return resource.type.rsplit(":", 1)[-1]
+
+
+class Graph:
+    """The recorded registrations with lookups by URN, ancestry and add-on membership."""
+
+    def __init__(self, resources: Iterable[Registration]) -> None:
+        self.resources = list(resources)
+        self.by_urn = {resource.urn: resource for resource in self.resources}
+        roots = [r for r in self.resources if r.type == ADDONS_TYPE]
+        self.addons_root = roots[0] if roots else None
+        self.addon_of: dict[str, Registration] = {}
+        for resource in self.resources:
+            addon = self._addon_ancestor(resource)
+            if addon is not None:
+                self.addon_of[resource.urn] = addon
+
+    def _addon_ancestor(self, resource: Registration) -> Registration | None:
+        current: Registration | None = resource
+        while current is not None and self.addons_root is not None:
+            if current.parent == self.addons_root.urn:
+                return current
+            current = self.by_urn.get(current.parent)
+        return None
+
+    def addons(self) -> list[Registration]:
+        root = self.addons_root
+        return [r for r in self.resources if root is not None and r.parent == root.urn]
+
+    def in_addons(self) -> list[Registration]:
+        return [r for r in self.resources if r.urn in self.addon_of]
+
+    def addon_edges(self) -> dict[tuple[str, str], list[tuple[Registration, Registration]]]:
+        """(dependent add-on, dependency add-on) -> [(dependent resource, dependency resource)]."""
+        edges: dict[tuple[str, str], list[tuple[Registration, Registration]]] = defaultdict(list)
+        for resource in self.in_addons():
+            for dependency in resource.dependencies:
+                if dependency not in self.addon_of or dependency not in self.by_urn:
+                    continue
+                mine, theirs = self.addon_of[resource.urn], self.addon_of[dependency]
+                if mine.urn != theirs.urn:
+                    edges[kind_of(mine), kind_of(theirs)].append((resource, self.by_urn[dependency]))
+        return edges
+
+    def without(self, edges: Iterable[tuple[Registration, Registration]]) -> list[Registration]:
+        """The registrations with these dependency edges removed."""
+        removed: dict[str, set[str]] = defaultdict(set)
+        for dependent, dependency in edges:
+            removed[dependent.urn].add(dependency.urn)
+        return [
+            dataclasses.replace(r, dependencies=tuple(d for d in r.dependencies if d not in removed[r.urn]))
+            if r.urn in removed
+            else r
+            for r in self.resources
+        ]
+
+
+def addon_chain(graph: Graph) -> Schedule:
+    """The add-ons on their own: what outside them they wait for is taken as ready at t=0."""
+    inside = graph.in_addons()
+    urns = {r.urn for r in inside}
+    isolated = [
+        dataclasses.replace(
+            r,
+            dependencies=tuple(d for d in r.dependencies if d in urns),
+            provider="",
+            parent=r.parent if r.parent in urns else "",
+        )
+        for r in inside
+    ]
+    return schedule(isolated)
+
+
+def path_table(plan: Schedule, steps=None) -> str:
+    steps = plan.critical_path() if steps is None else steps
+    lines = ["| # | resource | type | start | ready | latency s | waits for |", "|---:|---|---|---:|---:|---:|---|"]
+    for index, step in enumerate(steps, 1):
+        lines.append(
+            f"| {index} | `{step.resource.name}` | {step.resource.type} | {minutes(step.start)} "
+            f"| {minutes(step.ready)} | {step.latency:g} | {step.reason} |"
+        )
+    return "\n".join(lines)
+
+
+def model_table(plan: Schedule) -> str:
+    """The latency applied to each type present (charts by chart name), with counts."""
+    rows: Counter[tuple[str, float]] = Counter()
+    for urn, resource in plan.resources.items():
+        seconds = plan.latencies[urn]
+        if seconds > 0:
+            label = resource.type
+            if "helm.sh" in resource.type:
+                label = f"{resource.type} `{str(resource.inputs.get('chart', '')).rsplit('/', 1)[-1]}`"
+            rows[label, seconds] += 1
+    lines = ["| type | latency s | count |", "|---|---:|---:|"]
+    for (label, seconds), count in sorted(rows.items(), key=lambda item: (-item[0][1], item[0][0])):
+        lines.append(f"| {label} | {seconds:g} | {count} |")
+    return "\n".join(lines)
+
+
+def report(environment: str) -> str:
+    recording = record_stack(environment)
+    graph = Graph(recording.resources)
+    plan = schedule(graph.resources)
+    out = [describe(), ""]
+    bearing = sum(1 for seconds in plan.latencies.values() if seconds > 0)
+    out.append(
+        f"stack `{environment}` under mocks: {len(graph.resources)} registrations, {bearing} with a latency "
+        f"(custom resources and Helm charts), {len(graph.resources) - bearing} components/providers/local"
+    )
+    out += ["", "### Latency model applied (benchmarks/latency.py)", "", model_table(plan)]
+    out += ["", "### Critical path", "", path_table(plan), ""]
+    out.append(
+        f"critical path {minutes(plan.total)} ({plan.total:.0f} s); fully serial install {minutes(plan.serial)} "
+        f"({plan.serial:.0f} s); parallel speed-up x{plan.serial / plan.total:.1f}"
+    )
+
+    clusters = [r for r in graph.resources if r.type == CLUSTER_TYPE]
+    pools = [r for r in graph.resources if r.type == NODE_GROUP_TYPE]
+    out += ["", "### Target: cluster + node pool + longest add-on chain", ""]
+    if graph.addons_root is None or not clusters:
+        out.append("no EKS cluster or no add-ons in this stack: the target does not apply")
+        return "\n".join(out)
+    chain = addon_chain(graph)
+    cluster_seconds = max(latency(r) for r in clusters)
+    pool_seconds = max((latency(r) for r in pools), default=0.0)
+    addons_ready = plan.timings[graph.addons_root.urn].ready
+    tail = plan.total - addons_ready
+    ideal = cluster_seconds + pool_seconds + chain.total
+    out.append("longest add-on chain (the add-ons alone, outside dependencies taken as ready):")
+    out += ["", path_table(chain), ""]
+    out.append(
+        f"cluster {cluster_seconds:g} s + node pool {pool_seconds:g} s + longest add-on chain {chain.total:g} s "
+        f"= {ideal:g} s ({minutes(ideal)}); add-ons ready at {addons_ready:g} s, then {tail:g} s of workloads"
+    )
+    addons_start = plan.timings[graph.addons_root.urn].start
+    first_addon = min(plan.timings[r.urn].start for r in graph.in_addons() if plan.latencies[r.urn] > 0)
+    verdict = "met" if abs(addons_ready - ideal) < 1e-6 else "NOT met"
+    out.append(
+        f"add-ons start at {first_addon:g} s (component registered at {addons_start:g} s): "
+        f"target {verdict} (add-ons ready at {addons_ready:g} s vs {ideal:g} s)"
+    )
+    if addons_ready < ideal:
+        out.append(
+            "the add-ons finish before cluster + node pool + chain: some add-on does not wait for a node pool "
+            "(its charts would be installed on a cluster without nodes)"
+        )
+
+    out += ["", "### Edges between add-ons", ""]
+    edges = graph.addon_edges()
+    if not edges:
+        out.append("none: every add-on installs in parallel")
+    lines = [
+        "| add-on | waits for | via (resource -> resource) | required upstream? | critical path without it |",
+        "|---|---|---|---|---:|",
+    ]
+    for (mine, theirs), pairs in sorted(edges.items()):
+        shorter = schedule(graph.without(pairs)).total
+        via = "; ".join(sorted({f"`{a.name}` -> `{b.name}`" for a, b in pairs}))
+        required = REQUIRED_ADDON_EDGES.get((mine, theirs), "**no**: not a documented requirement")
+        delta = f"{minutes(shorter)} ({shorter - plan.total:+.0f} s)"
+        lines.append(f"| {mine} | {theirs} | {via} | {required} | {delta} |")
+    if edges:
+        out.append("\n".join(lines))
+    return "\n".join(out)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--env", default="prod", help="stack to record (stacks/<env>.yaml)")
+    args = parser.parse_args(argv)
+    print(report(args.env))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
