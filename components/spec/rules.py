@@ -20,7 +20,9 @@ from components.capacity import (
 )
 from components.catalogue import lookup
 from components.names import model_host
+from components.network import subnet_plan
 from components.spec.models import (
+    Eks,
     PlatformSpec,
     RayClusterShape,
     Replicas,
@@ -99,6 +101,20 @@ def check_cluster(ctx: _Context) -> Iterator[Problem]:
         yield "cluster.eks", "only allowed when cluster.mode is 'eks'"
     if cluster.mode == "eks" and (cluster.kubeconfig or cluster.context):
         yield "cluster.kubeconfig", "only allowed when cluster.mode is 'existing'"
+    if cluster.eks is not None:
+        yield from _eks(cluster.eks)
+
+
+def _eks(eks: Eks) -> Iterator[Problem]:
+    if not eks.vpc.subnet_ids:
+        try:
+            subnet_plan(eks.vpc.cidr, eks.vpc.availability_zones)
+        except ValueError as error:
+            yield "cluster.eks.vpc.cidr", str(error)
+    principals = [entry.principal_arn for entry in eks.access_entries]
+    for index, principal in enumerate(principals):
+        if principal in principals[:index]:
+            yield f"cluster.eks.access_entries[{index}].principal_arn", f"{principal} already has an access entry"
 
 
 def check_pools(ctx: _Context) -> Iterator[Problem]:
