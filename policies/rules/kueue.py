@@ -144,7 +144,8 @@ def covers_requests(resources: Sequence[Resource], params: Params) -> Iterator[V
             for _, group in mappings(cluster_queue.spec.get("resourceGroups"))
             for n in texts(group.get("coveredResources"))
         }
-        missing = sorted(_requested(workload) - covered)
+        excluded = tuple(texts(params["excludedResourcePrefixes"]))
+        missing = sorted(name for name in _requested(workload) - covered if not name.startswith(excluded))
         if missing:
             yield Violation(
                 "metadata.labels",
@@ -254,6 +255,11 @@ RULES = [
         "high",
         "mandatory",
         check_stack=covers_requests,
+        params={
+            "excludedResourcePrefixes": Param(
+                [], "strings", "Kueue's resources.excludeResourcePrefixes: requested resources Kueue ignores"
+            )
+        },
     ),
     Rule(
         "kueue-quota-within-capacity",
