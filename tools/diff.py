@@ -32,6 +32,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from tools.render import Document, RenderFormatError, load_file
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -84,6 +86,7 @@ class EnvironmentReport:
     notes: list[str] = field(default_factory=list)
     error: str | None = None
     findings: list[Any] | None = None
+    new_findings: set[Any] | None = None  # the findings the base did not have, when there is a base
     policy_error: str | None = None
     policy_config: str | None = None
 
@@ -120,14 +123,24 @@ def _names_unique(items: list, key: str) -> bool:
     ) == len(values)
 
 
-def _json_container(value: Any) -> Any:
-    """A string holding a JSON object or array (IAM policies, serve configs) as data, else MISSING."""
-    if isinstance(value, str) and value.lstrip()[:1] in ("{", "["):
+def _embedded(value: Any) -> tuple[str, Any]:
+    """A string holding a JSON or multi-line YAML object or array (IAM policies, Ray serve configs, Kueue
+    configuration) as `(format, data)`, else `("", MISSING)`."""
+    if not isinstance(value, str):
+        return "", MISSING
+    if value.lstrip()[:1] in ("{", "["):
         try:
-            return json.loads(value)
+            return "json", json.loads(value)
         except ValueError:
-            return MISSING
-    return MISSING
+            pass
+    if "\n" in value.strip():
+        try:
+            data = yaml.safe_load(value)
+        except yaml.YAMLError:
+            return "", MISSING
+        if isinstance(data, dict | list):
+            return "yaml", data
+    return "", MISSING
 
 
 def field_changes(old: Any, new: Any, path: str = "") -> list[FieldChange]:
@@ -156,9 +169,11 @@ def field_changes(old: Any, new: Any, path: str = "") -> list[FieldChange]:
                 for index, pair in enumerate(zip(old, new, strict=True))
                 for c in field_changes(*pair, f"{path}[{index}]")
             ]
-    old_json, new_json = _json_container(old), _json_container(new)
-    if old_json is not MISSING and new_json is not MISSING:
-        return field_changes(old_json, new_json, f"{path}(json)")
+    (old_format, old_data), (new_format, new_data) = _embedded(old), _embedded(new)
+    if old_format and old_format == new_format:
+        inner = field_changes(old_data, new_data, f"{path}({old_format})")
+        if inner:  # else only the text differs (key order, spacing): shown whole below
+            return inner
     return [FieldChange(path or "(root)", old, new)]
 
 
@@ -194,7 +209,7 @@ def diff_documents(old: Iterable[Document], new: Iterable[Document]) -> Environm
     unchanged = 0
     for key in sorted(before.keys() & after.keys()):
         (_, old_document), (title, new_document) = before[key], after[key]
-        changes = field_changes(old_document.body(), new_document.body())
+        changes = field_changes(old_document.props, new_document.props)
         if changes:
             changed.append((title, tuple(changes)))
         else:
@@ -206,8 +221,14 @@ def diff_documents(old: Iterable[Document], new: Iterable[Document]) -> Environm
 # ---------------------------------------------------------------- policy check of the new state
 
 
-def check_policies(report: EnvironmentReport, documents: Sequence[Document], config_dir: Path | None = None) -> None:
-    """Run the policy checker in-process on the new state; an unavailable checker is reported, not fatal."""
+def check_policies(
+    report: EnvironmentReport,
+    new: Sequence[Document],
+    old: Sequence[Document] | None = None,
+    config_dir: Path | None = None,
+) -> None:
+    """Run the policy checker in-process on the new state (and the old one, to tell which findings the change
+    introduces). An unavailable checker or an unreadable config is reported in the section, not fatal."""
     try:
         from policies import config as policy_config
         from policies.engine import Engine
@@ -223,8 +244,12 @@ def check_policies(report: EnvironmentReport, documents: Sequence[Document], con
         report.policy_error = str(error)
         return
     report.policy_config = f"policies/config/{config_file.name}" if settings is not None else None
-    findings = Engine(settings).run(from_records([document.record() for document in documents]))
+    engine = Engine(settings)
+    findings = engine.run(from_records([document.record() for document in new]))
     report.findings = sorted(findings, key=lambda finding: (finding.level != "mandatory", finding.line()))
+    if old is not None:
+        before = set(engine.run(from_records([document.record() for document in old])))
+        report.new_findings = {finding for finding in findings if finding not in before}
 
 
 # ---------------------------------------------------------------- Markdown
@@ -263,20 +288,34 @@ def environment_markdown(report: EnvironmentReport) -> list[str]:
     return lines
 
 
+def _finding_line(report: EnvironmentReport, finding: Any) -> str:
+    new = report.new_findings is not None and finding in report.new_findings
+    return f"- {'**new** ' if new else ''}{code(finding.line())}"
+
+
+def _counts(report: EnvironmentReport, level: str) -> str:
+    assert report.findings is not None
+    found = [finding for finding in report.findings if (finding.level == "mandatory") == (level == "mandatory")]
+    if report.new_findings is None:
+        return str(len(found))
+    return f"{len(found)} ({sum(finding in report.new_findings for finding in found)} new)"
+
+
 def policy_markdown(report: EnvironmentReport) -> list[str]:
     if report.policy_error is not None:
-        return ["#### Policy check", "", f"Not run: {report.policy_error}", ""]
+        return ["#### Policy check (new state)", "", f"Not run: {report.policy_error}", ""]
     if report.findings is None:
         return []
+    source = code(report.policy_config) if report.policy_config else "rule defaults"
+    counts = f"{_counts(report, 'mandatory')} mandatory, {_counts(report, 'advisory')} advisory violations"
+    lines = ["#### Policy check (new state)", "", f"{counts} ({source}).", ""]
     mandatory = [finding for finding in report.findings if finding.level == "mandatory"]
     advisory = [finding for finding in report.findings if finding.level != "mandatory"]
-    source = f" ({code(report.policy_config)})" if report.policy_config else " (rule defaults)"
-    lines = ["#### Policy check", "", f"{len(mandatory)} mandatory, {len(advisory)} advisory violations{source}.", ""]
     if mandatory:
-        lines += [*(f"- {code(finding.line())}" for finding in mandatory), ""]
+        lines += [*(_finding_line(report, finding) for finding in mandatory), ""]
     if advisory:
         lines += ["<details><summary>Advisory</summary>", ""]
-        lines += [*(f"- {code(finding.line())}" for finding in advisory), "", "</details>", ""]
+        lines += [*(_finding_line(report, finding) for finding in advisory), "", "</details>", ""]
     return lines
 
 
@@ -284,8 +323,7 @@ def summary_row(report: EnvironmentReport) -> str:
     diff = report.diff
     cells = [str(len(part)) for part in (diff.added, diff.removed, diff.changed)] if diff else ["–"] * 3
     if report.findings is not None:
-        mandatory = sum(finding.level == "mandatory" for finding in report.findings)
-        cells += [str(mandatory), str(len(report.findings) - mandatory)]
+        cells += [_counts(report, "mandatory"), _counts(report, "advisory")]
     else:
         cells += ["–", "–"]
     if report.error is not None:
@@ -350,7 +388,7 @@ def reports_from_renders(
             report.notes.append("Environment removed: every resource is removed.")
         report.diff = diff_documents(old.get(environment, []), new.get(environment, []))
         if environment in new:
-            check_policies(report, new[environment])
+            check_policies(report, new[environment], old.get(environment))
         reports.append(report)
     return reports
 
@@ -359,11 +397,11 @@ def git(*arguments: str, cwd: Path = ROOT) -> str:
     return subprocess.run(["git", *arguments], cwd=cwd, check=True, capture_output=True, text=True).stdout
 
 
-def materialise(revision: str, into: Path) -> Path:
+def materialise(revision: str, into: Path, repo: Path = ROOT) -> Path:
     """The revision's files (no .git) in `into`, with this checkout's renderer and harness copied over."""
     into.mkdir(parents=True)
     archive = subprocess.run(
-        ["git", "archive", "--format=tar", revision], cwd=ROOT, check=True, capture_output=True
+        ["git", "archive", "--format=tar", revision], cwd=repo, check=True, capture_output=True
     ).stdout
     with tarfile.open(fileobj=io.BytesIO(archive), mode="r:") as tar:
         tar.extractall(into, filter="data")
@@ -393,8 +431,10 @@ def render_tree(tree: Path, environment: str, out: Path) -> tuple[list[Document]
         return None, str(error)
 
 
-def changed_paths(base: str, head: str | None) -> list[str]:
-    return [line for line in git("diff", "--name-only", base, *([head] if head else [])).splitlines() if line]
+def changed_paths(base: str, head: str | None, repo: Path = ROOT) -> list[str]:
+    """Paths that differ between `base` and `head` (the working tree when None)."""
+    names = git("diff", "--name-only", base, *([head] if head else []), cwd=repo)
+    return [line for line in names.splitlines() if line]
 
 
 def affected_environments(paths: Iterable[str], environments: Sequence[str]) -> list[str]:
@@ -413,38 +453,51 @@ def affected_environments(paths: Iterable[str], environments: Sequence[str]) -> 
     return [environment for environment in environments if environment in hit]
 
 
-def reports_from_revisions(base: str, head: str | None, environments: Sequence[str] | None) -> list[EnvironmentReport]:
+def reports_from_revisions(
+    base: str,
+    head: str | None,
+    environments: Sequence[str] | None = None,
+    *,
+    repo: Path = ROOT,
+    renders_dir: Path | None = None,
+) -> list[EnvironmentReport]:
+    """Render every environment (or the given ones) at both revisions and diff them.
+
+    `head=None` is the working tree of `repo`. Renders go to `renders_dir/{base,head}/ENV.yaml` when given.
+    """
     with tempfile.TemporaryDirectory(prefix="gpuplat-diff-") as scratch:
         work = Path(scratch)
-        base_tree = materialise(base, work / "base")
-        head_tree = materialise(head, work / "head") if head else ROOT
-        names = sorted(environments or (environments_in(base_tree) | environments_in(head_tree)))
-        jobs = [(side, tree, name) for name in names for side, tree in (("base", base_tree), ("head", head_tree))]
+        renders = (renders_dir or work / "render").resolve()  # the renderer runs in the revision's directory
+        trees = {
+            "base": materialise(base, work / "base", repo),
+            "head": materialise(head, work / "head", repo) if head else repo,
+        }
+        names = sorted(environments or environments_in(trees["base"]) | environments_in(trees["head"]))
         with ThreadPoolExecutor(max_workers=4) as pool:
-            renders = dict(zip(
-                [(side, name) for side, _, name in jobs],
-                pool.map(lambda job: render_tree(job[1], job[2], work / f"render-{job[0]}"), jobs),
-                strict=True,
-            ))  # fmt: skip
+            futures = {
+                (side, name): pool.submit(render_tree, tree, name, renders / side)
+                for name in names
+                for side, tree in trees.items()
+            }
+        results = {key: future.result() for key, future in futures.items()}
         reports = []
         for name in names:
             report = EnvironmentReport(name)
-            (old, old_error), (new, new_error) = renders["base", name], renders["head", name]
-            base_has, head_has = ((tree / "stacks" / f"{name}.yaml").exists() for tree in (base_tree, head_tree))
+            (old, old_error), (new, new_error) = results["base", name], results["head", name]
+            base_has, head_has = ((trees[side] / "stacks" / f"{name}.yaml").exists() for side in ("base", "head"))
             if not base_has:
                 report.notes.append("New environment: every resource is added.")
             if not head_has:
                 report.notes.append("Environment removed: every resource is removed.")
             if old_error is not None:
                 report.notes.append(
-                    "The base revision cannot be rendered, so no diff is shown: " + old_error.splitlines()[-1]
+                    f"The base revision cannot be rendered, so no diff is shown: {old_error.splitlines()[-1]}"
                 )
-            if new_error is not None:
-                report.error = new_error
+            report.error = new_error
             if old is not None and new is not None:
                 report.diff = diff_documents(old, new)
             if new is not None and head_has:
-                check_policies(report, new)
+                check_policies(report, new, old if base_has else None)
             reports.append(report)
         return reports
 
@@ -461,13 +514,14 @@ def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--affected", action="store_true", help="print the affected environments as JSON and exit")
     parser.add_argument("--out", type=Path, help="write the Markdown here instead of stdout")
     parser.add_argument("--max-chars", type=int, metavar="N", help="cut the report to N characters (PR comments)")
+    parser.add_argument("--save-renders", type=Path, metavar="DIR", help="keep the renders in DIR/base and DIR/head")
     arguments = parser.parse_args(argv)
     if arguments.base is None and len(arguments.renders) != 2:
         parser.error("give two renders, or --base REV")
     if arguments.base is not None and arguments.renders:
         parser.error("give either two renders or --base REV, not both")
-    if arguments.affected and arguments.base is None:
-        parser.error("--affected needs --base REV")
+    if (arguments.affected or arguments.save_renders) and arguments.base is None:
+        parser.error("--affected and --save-renders need --base REV")
     return arguments
 
 
@@ -486,7 +540,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(json.dumps(affected_environments(changed_paths(arguments.base, arguments.head), environments)))
             return 0
         if arguments.base is not None:
-            reports = reports_from_revisions(arguments.base, arguments.head, arguments.environments)
+            reports = reports_from_revisions(
+                arguments.base, arguments.head, arguments.environments, renders_dir=arguments.save_renders
+            )
             title = (
                 f"{code(_short(arguments.base))} → {code(_short(arguments.head) if arguments.head else 'working tree')}"
             )

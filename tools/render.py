@@ -19,6 +19,7 @@ would create: under mocks a `helm.v4.Chart` has no children (it is a remote comp
 from __future__ import annotations
 
 import argparse
+import json
 import re
 import sys
 from collections.abc import Iterable, Mapping, Sequence
@@ -30,9 +31,10 @@ import pulumi
 import yaml
 from pulumi.runtime import rpc
 
-from tools.mock_runtime import Recording, Registration, record_stack
+from tools.mock_runtime import ROOT, Recording, Registration, record_stack
 
 SECRET = "[secret]"
+PROJECT = "gpuplat"
 HEADER = "# pulumi: "
 
 # Provider inputs that are credentials whether or not the program marked them secret.
@@ -168,10 +170,32 @@ def documents_of(recording: Recording) -> list[Document]:
     return sorted(found, key=lambda document: document.identity())
 
 
+def stack_file_config(environment: str, root: Path = ROOT) -> dict[str, str]:
+    """The `config:` of `Pulumi.ENV.yaml` as the engine hands it to the program: keys namespaced, values as
+    strings (objects and arrays as JSON). Encrypted values cannot be read without the stack's secrets
+    provider; they become the text `[secret]`."""
+    path = root / f"Pulumi.{environment}.yaml"
+    if not path.exists():
+        return {}
+    values = (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("config") or {}
+    settings = {}
+    for key, value in values.items():
+        name = key if ":" in key else f"{PROJECT}:{key}"
+        if isinstance(value, Mapping) and "secure" in value:
+            settings[name] = SECRET
+        elif isinstance(value, str):
+            settings[name] = value
+        else:
+            settings[name] = json.dumps(value)
+    return settings
+
+
 def stack_config(environment: str, spec: str | None = None, config: Mapping[str, str] | None = None) -> dict[str, str]:
-    settings = dict(config or {})
+    """`Pulumi.ENV.yaml`, then `spec` (a path, for `gpuplat:spec`), then `config` overrides."""
+    settings = stack_file_config(environment)
     if spec is not None:
-        settings["gpuplat:spec"] = str(Path(spec).resolve())
+        settings[f"{PROJECT}:spec"] = str(Path(spec).resolve())
+    settings.update(config or {})
     return settings
 
 
