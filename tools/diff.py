@@ -180,20 +180,18 @@ def field_changes(old: Any, new: Any, path: str = "") -> list[FieldChange]:
 # ---------------------------------------------------------------- resource-level diff
 
 
-def index(documents: Iterable[Document]) -> dict[tuple[str, ...], tuple[str, Document]]:
-    """Documents by identity, with their display title. Identities that collide (two kinds of one name in
-    different API groups, or one type and name under different parents) are told apart by the group, then
-    by position."""
-    documents = list(documents)
-    counts = Counter(document.identity() for document in documents)
+def index(
+    documents: Iterable[Document], collisions: set[tuple[str, ...]]
+) -> dict[tuple[str, ...], tuple[str, Document]]:
+    """Documents by identity, with their display title. Identities in `collisions` (two kinds of one name
+    in different API groups, or one type and name under different parents) are told apart by the API group,
+    then by position."""
     found: dict[tuple[str, ...], tuple[str, Document]] = {}
     for document in documents:
         identity, title = document.identity(), document.title()
-        if counts[identity] > 1 and document.group:
-            identity = (*identity, document.group)
-            title = f"{title} ({document.group})"
-        number = 1
-        unique, unique_title = identity, title
+        if identity in collisions and document.group:
+            identity, title = (*identity, document.group), f"{title} ({document.group})"
+        number, unique, unique_title = 1, identity, title
         while unique in found:
             number += 1
             unique, unique_title = (*identity, str(number)), f"{title} #{number}"
@@ -201,8 +199,19 @@ def index(documents: Iterable[Document]) -> dict[tuple[str, ...], tuple[str, Doc
     return found
 
 
-def diff_documents(old: Iterable[Document], new: Iterable[Document]) -> EnvironmentDiff:
-    before, after = index(old), index(new)
+def _collisions(*renders: Sequence[Document]) -> set[tuple[str, ...]]:
+    """Identities that more than one document of a render has, in either render: both sides qualify them."""
+    return {
+        identity
+        for documents in renders
+        for identity, count in Counter(document.identity() for document in documents).items()
+        if count > 1
+    }
+
+
+def diff_documents(old: Sequence[Document], new: Sequence[Document]) -> EnvironmentDiff:
+    collisions = _collisions(old, new)
+    before, after = index(old, collisions), index(new, collisions)
     added = sorted(after[key][0] for key in after.keys() - before.keys())
     removed = sorted(before[key][0] for key in before.keys() - after.keys())
     changed = []
