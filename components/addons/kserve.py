@@ -15,7 +15,7 @@ KServe 0.16; the chart's own default is `Knative`). Why Standard:
 - no Knative dependency: Knative Serving (activator, autoscaler, queue-proxy sidecars, its own Istio
   integration) is a second platform to install, upgrade and secure; the platform does not run it;
 - an InferenceService becomes a plain Deployment + Service + HorizontalPodAutoscaler, which the
-  capacity maths, Kueue-free GPU pools, the policy pack and ordinary `kubectl` all understand;
+  capacity maths, the policy pack and ordinary `kubectl` all understand;
 - GPU pods gain nothing from scale-to-zero: a cold start means a GPU node from the autoscaler plus
   pulling a multi-GB image and loading the model, minutes rather than the seconds Knative is designed
   around, so model services keep `min_replicas >= 1` anyway;

@@ -17,7 +17,7 @@ from components.names import (
     MONITORING_NAMESPACE,
     PROMETHEUS_RELEASE,
 )
-from tests.addons.conftest import CHART_TYPE, platform, record_addons
+from tests.addons.conftest import CHART_TYPE, ROOT, platform, record_addons
 from tests.support.reference import reference_dir
 
 ISTIO = "https://istio-release.storage.googleapis.com/charts"
@@ -125,3 +125,10 @@ def test_spec_versions_override_each_addons_charts_and_nothing_else() -> None:
     operator = record_addons(platform({"gpu": {"mode": "gpu-operator", "version": "v26.8.0"}}))
     assert operator.chart("platform-gpu-gpu-operator").inputs["version"] == "v26.8.0"
     assert len(operator.recording.of_type(CHART_TYPE)) == len(RELEASES) - 1  # operator replaces plugin + DCGM
+
+
+def test_the_addons_readme_names_every_chart_at_its_pinned_version() -> None:
+    readme = (ROOT / "components" / "addons" / "README.md").read_text(encoding="utf-8")
+    for source in CHARTS.values():
+        assert f"`{source.name}`" in readme, source.name
+        assert source.version in readme, (source.name, source.version)
