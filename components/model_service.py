@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import pulumi
 import pulumi_aws as aws
@@ -78,7 +78,7 @@ class ModelService(pulumi.ComponentResource):
             self.role, read_policy = self._s3_reader(name, ctx, service_name, service.team, args.identity, locations)
             annotations[serving.IRSA_ANNOTATION] = self.role.arn
             access.append(read_policy)
-        metadata = {**account["metadata"], "namespace": namespace}
+        metadata: Any = {**account["metadata"], "namespace": namespace}
         if annotations:
             metadata["annotations"] = annotations
         service_account = k8s.core.v1.ServiceAccount(

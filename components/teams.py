@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -47,9 +48,9 @@ class Team(pulumi.ComponentResource):
         namespace = teams.namespace(ctx, team)
         self.namespace_resource = k8s.core.v1.Namespace(f"{name}-namespace", metadata=namespace["metadata"],
                                                         opts=child)
-        self.namespace = self.namespace_resource.metadata.apply(lambda meta: meta.name)
+        self.namespace = self.namespace_resource.metadata.apply(lambda meta: str(meta.name))
 
-        def placed(manifest: dict) -> dict:
+        def placed(manifest: dict[str, Any]) -> Any:  # plain dicts stand in for the SDK's typed args
             return {**manifest["metadata"], "namespace": self.namespace}
 
         quota = teams.resource_quota(ctx, team)

@@ -76,11 +76,11 @@ class Workloads(pulumi.ComponentResource):
             for workload_name, workload in sorted(section.items()):
                 team = self.teams[workload.team]
                 queue = workload.queue or ctx.default_queue(workload.team)
-                component = kind(f"{name}-{workload_name}", RayWorkloadArgs(
+                ray_component = kind(f"{name}-{workload_name}", RayWorkloadArgs(
                     platform=platform, workload=workload_name, namespace=team.namespace,
                     queue=team.local_queues.get(queue), kuberay_ready=ready("kuberay"), kueue_ready=ready("kueue"),
                     istio_ready=ready("istio"), monitoring_ready=ready("monitoring"),
                 ), opts=child)
-                if isinstance(component, RayService) and component.endpoint:
-                    self.ray_endpoints[workload_name] = component.endpoint
+                if isinstance(ray_component, RayService) and ray_component.endpoint:
+                    self.ray_endpoints[workload_name] = ray_component.endpoint
         self.register_outputs({"endpoints": self.endpoints, "ray_endpoints": self.ray_endpoints})

@@ -56,6 +56,7 @@ COMPONENT = "model-service"
 RUNTIME_PORT = 8080
 SERVICE_PORT = 80
 CANARY_NAME = "canary"
+SERVER_CONTAINER = "kserve-container"  # constants.InferenceServiceContainerName
 # The storage-initializer init container (kserve-resources chart values `kserve.storage.resources`).
 STORAGE_INITIALIZER_REQUESTS = Footprint(100, 100 * 2**20, 0)
 STORAGE_INITIALIZER_LIMITS = Footprint(1000, 2**30, 0)
@@ -121,7 +122,7 @@ def _model_container(service: ModelService, storage_uri: str) -> Manifest:
 
 
 def _custom_container(container: Container, service: ModelService, image: str) -> Manifest:
-    manifest: Manifest = {"name": "kserve-container", "image": image}
+    manifest: Manifest = {"name": SERVER_CONTAINER, "image": image}
     if container.args:
         manifest["args"] = list(container.args)
     if container.env:
@@ -177,8 +178,13 @@ def inference_service(ctx: BuildContext, name: str, service: ModelService) -> Ma
             predictor["canaryTrafficPercent"] = service.canary.traffic_percent
         else:
             # Standard: KServe merges this over the stable predictor; replicas are fixed (no scaling fields).
+            # The canary's schema requires `model.name` (the stable predictor forbids it): it names the
+            # container the model is merged into, `kserve-container`, as KServe does itself.
+            implementation = _implementation(service, canary=True)
+            if "model" in implementation:
+                implementation["model"] = {"name": SERVER_CONTAINER, **implementation["model"]}
             spec["canary"] = [{
-                "predictor": {"name": CANARY_NAME, **_implementation(service, canary=True)},
+                "predictor": {"name": CANARY_NAME, **implementation},
                 "trafficPercent": service.canary.traffic_percent,
             }]
     annotations = {DEPLOYMENT_MODE_ANNOTATION: ctx.deployment_mode, **await_annotations(ctx.skip_await)}

@@ -87,9 +87,9 @@ def quota_breakdown(ctx: BuildContext, team: str) -> QuotaBreakdown:
         for job in spec.ray_jobs.values():
             if job.team == team:
                 unqueued_ray = unqueued_ray + ray.cluster_footprint(ctx, job.cluster, job=True)
-        for service in spec.ray_services.values():
-            if service.team == team:
-                unqueued_ray = unqueued_ray + ray.cluster_footprint(ctx, service.cluster)
+        for ray_service in spec.ray_services.values():
+            if ray_service.team == team:
+                unqueued_ray = unqueued_ray + ray.cluster_footprint(ctx, ray_service.cluster)
     return QuotaBreakdown(queued, serving_requests, serving_limits, unqueued_ray)
 
 
