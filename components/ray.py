@@ -1,7 +1,8 @@
 """Ray workloads as components: `RayCluster`, `RayJob` and `RayService` (KubeRay `ray.io/v1`).
 
 Each registers its custom resource from `components.builders.ray`, plus the dashboard route and its
-gateway authorization (Istio present), the serve route (RayService) and a PodMonitor (monitoring present).
+gateway authorization and the serve route (RayService) when Istio is present. Ray metrics are scraped by
+the monitoring add-on's cluster-wide `ray` PodMonitor.
 The objects wait for KubeRay's CRDs and, when queued, for Kueue's webhooks and the LocalQueue they name.
 """
 
@@ -32,7 +33,6 @@ class RayWorkloadArgs:
     kuberay_ready: Sequence[pulumi.Resource] = ()
     kueue_ready: Sequence[pulumi.Resource] = ()
     istio_ready: Sequence[pulumi.Resource] = ()
-    monitoring_ready: Sequence[pulumi.Resource] = ()
 
 
 class _RayWorkload(pulumi.ComponentResource):
@@ -61,9 +61,6 @@ class _RayWorkload(pulumi.ComponentResource):
                      ray.dashboard_authorization_policy(ctx, args.workload, self.kind, workload.team), mesh)
             self.dashboard = f"https://{ray.dashboard_host(ctx, args.workload, workload.team)}/"
             self.routes(name, ctx, args, mesh)
-        if ctx.monitoring:
-            register(f"{name}-monitor", ray.pod_monitor(ctx, args.workload, self.kind, workload.team),
-                     pulumi.ResourceOptions(parent=self, depends_on=list(args.monitoring_ready)), namespace=namespace)
         self.register_outputs({"resource": self.resource, "dashboard": self.dashboard})
 
     def manifest(self, ctx: BuildContext, name: str, workload: Queued) -> dict:

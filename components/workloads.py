@@ -79,7 +79,7 @@ class Workloads(pulumi.ComponentResource):
                 ray_component = kind(f"{name}-{workload_name}", RayWorkloadArgs(
                     platform=platform, workload=workload_name, namespace=team.namespace,
                     queue=team.local_queues.get(queue), kuberay_ready=ready("kuberay"), kueue_ready=ready("kueue"),
-                    istio_ready=ready("istio"), monitoring_ready=ready("monitoring"),
+                    istio_ready=ready("istio"),
                 ), opts=child)
                 if isinstance(ray_component, RayService) and ray_component.endpoint:
                     self.ray_endpoints[workload_name] = ray_component.endpoint

@@ -1,5 +1,7 @@
-"""Ray workloads: RayCluster, RayJob and RayService (`ray.io/v1`, KubeRay 1.7), their dashboard route and
-monitor.
+"""Ray workloads: RayCluster, RayJob and RayService (`ray.io/v1`, KubeRay 1.7) and their dashboard route.
+
+Metrics: every Ray container declares the `metrics` port (8080); the monitoring add-on's cluster-wide `ray`
+PodMonitor scrapes all head and worker pods, so no per-workload monitor is created here.
 
 Decisions (see docs/workloads.md):
 - The head never gets GPUs (`num-gpus: "0"`) and runs on the system pool unless `head.pool` says otherwise;
@@ -46,7 +48,6 @@ from components.names import (
     GATEWAY_REF,
     INGRESS_NAMESPACE,
     INGRESS_SELECTOR,
-    MONITOR_LABELS,
     PRIORITY_CLASS_LABEL,
     QUEUE_NAME_LABEL,
 )
@@ -394,18 +395,4 @@ def serve_virtual_service(ctx: BuildContext, name: str, service: RayService) -> 
         "kind": "VirtualService",
         "metadata": metadata(name, COMPONENTS["RayService"], namespace=namespace),
         "spec": {"hosts": [serve_host(ctx, name, service)], "gateways": [GATEWAY_REF], "http": [http]},
-    }
-
-
-def pod_monitor(ctx: BuildContext, name: str, kind: Kind, team: str) -> Manifest:
-    """Scrape Ray's metrics port (8080, named `metrics`) on the head and every worker."""
-    return {
-        "apiVersion": "monitoring.coreos.com/v1",
-        "kind": "PodMonitor",
-        "metadata": metadata(name, COMPONENTS[kind], namespace=ctx.namespace(team), labels=dict(MONITOR_LABELS)),
-        "spec": {
-            "selector": {"matchLabels": {"app.kubernetes.io/instance": name,
-                                         "app.kubernetes.io/component": COMPONENTS[kind]}},
-            "podMetricsEndpoints": [{"port": "metrics", "path": "/metrics", "interval": "30s"}],
-        },
     }

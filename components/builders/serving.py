@@ -10,7 +10,8 @@ Decisions (see docs/workloads.md):
   done by our VirtualService, which weights the two Services. The predictor's `canaryTrafficPercent` is
   a Knative-revision feature and is used only in Knative mode (where `spec.canary` is rejected).
 - Traffic enters through the shared Istio gateway only: a VirtualService on `names.GATEWAY_REF` and an
-  AuthorizationPolicy on the predictor pods that admits the gateway's identity and `allowed_namespaces`.
+  AuthorizationPolicy on the predictor pods that admits the gateway's identity, `allowed_namespaces` and
+  Prometheus' scrape of `/metrics`.
 - Model servers write caches (Hugging Face, torch, Triton) to paths KServe's runtimes choose, so their
   root filesystem stays writable; everything else of the restricted profile is set.
 """
@@ -39,6 +40,8 @@ from components.names import (
     INGRESS_NAMESPACE,
     INGRESS_RELEASE,
     MONITOR_LABELS,
+    MONITORING_NAMESPACE,
+    PROMETHEUS_RELEASE,
     model_host,
 )
 from components.spec.models import Container, ModelService
@@ -63,6 +66,10 @@ STORAGE_INITIALIZER_LIMITS = Footprint(1000, 2**30, 0)
 # HPA, KServe's autoscaler in Standard mode, scales on these metrics only (constants.AutoscalerAllowedHPAMetricsList).
 HPA_METRICS = ("cpu", "memory")
 GATEWAY_PRINCIPAL = f"cluster.local/ns/{INGRESS_NAMESPACE}/sa/{INGRESS_RELEASE}"
+# Prometheus joins the mesh under its chart's service account and scrapes in-mesh pods with this scrape
+# class (components/addons/monitoring.py; not imported here to keep the builders free of Pulumi).
+PROMETHEUS_PRINCIPAL = f"cluster.local/ns/{MONITORING_NAMESPACE}/sa/{PROMETHEUS_RELEASE}-prometheus"
+ISTIO_MTLS_SCRAPE_CLASS = "istio-mtls"
 
 
 def predictor_service(name: str) -> str:
@@ -259,13 +266,16 @@ def virtual_service(ctx: BuildContext, name: str, service: ModelService) -> Mani
 
 def authorization_policy(ctx: BuildContext, name: str, service: ModelService) -> Manifest:
     """ALLOW on the predictor pods (stable and canary): the gateway's identity, the allowed namespaces, and
-    Prometheus' plain-text scrape of `/metrics` (it has no mesh identity; NetworkPolicy limits who can try)."""
+    Prometheus (in the mesh as a certificate holder) reading `/metrics`. The mesh is STRICT mTLS with a
+    root `deny-all`, so nothing else reaches the pods."""
     rules: list[Manifest] = [{"from": [{"source": {"principals": [GATEWAY_PRINCIPAL]}}]}]
     if service.allowed_namespaces:
         rules.append({"from": [{"source": {"namespaces": list(service.allowed_namespaces)}}]})
     if ctx.monitoring:
-        rules.append({"to": [{"operation": {"methods": ["GET"], "paths": ["/metrics"],
-                                            "ports": [str(served_port(service))]}}]})
+        rules.append({
+            "from": [{"source": {"principals": [PROMETHEUS_PRINCIPAL]}}],
+            "to": [{"operation": {"methods": ["GET"], "paths": ["/metrics"], "ports": [str(served_port(service))]}}],
+        })
     return {
         "apiVersion": "security.istio.io/v1",
         "kind": "AuthorizationPolicy",
@@ -274,20 +284,39 @@ def authorization_policy(ctx: BuildContext, name: str, service: ModelService) ->
     }
 
 
-def service_monitor(ctx: BuildContext, name: str, service: ModelService) -> Manifest:
-    """Scrape the predictor Services (stable and canary) through the pods' serving port.
+def metrics_ports(ctx: BuildContext, name: str, service: ModelService) -> list[str]:
+    """Names of the predictor Services' ports. KServe names the port after the Service when the runtime
+    declares no container port (its runtimes do not), else after the container's first port."""
+    if service.container is not None:
+        return ["http1"]
+    ports = [predictor_service(name)]
+    if service.canary is not None and ctx.deployment_mode == "Standard":
+        ports.append(canary_service(name))
+    return ports
 
-    A ServiceMonitor rather than a PodMonitor: KServe's runtimes declare no container port, and a
-    PodMonitor can only select declared ports; `targetPort` on a ServiceMonitor works either way.
+
+def service_monitor(ctx: BuildContext, name: str, service: ModelService) -> Manifest:
+    """Scrape `/metrics` of the predictor Services (stable and canary) by Service port name.
+
+    Selecting by port name works although KServe's runtimes declare no container port (a PodMonitor, or a
+    ServiceMonitor `targetPort`, drops targets whose port is not declared). With Istio the pods only accept
+    mutual TLS: the scrape uses the `istio-mtls` scrape class the monitoring add-on defines.
     """
+    endpoints: list[Manifest] = []
+    for port in metrics_ports(ctx, name, service):
+        endpoint: Manifest = {"port": port, "path": "/metrics", "interval": "30s"}
+        if ctx.istio:
+            endpoint["scheme"] = "https"
+        endpoints.append(endpoint)
+    spec: Manifest = {"selector": {"matchLabels": {ISVC_LABEL: name, COMPONENT_LABEL: "predictor"}},
+                      "endpoints": endpoints}
+    if ctx.istio:
+        spec["scrapeClass"] = ISTIO_MTLS_SCRAPE_CLASS
     return {
         "apiVersion": "monitoring.coreos.com/v1",
         "kind": "ServiceMonitor",
         "metadata": metadata(name, COMPONENT, namespace=ctx.namespace(service.team), labels=dict(MONITOR_LABELS)),
-        "spec": {
-            "selector": {"matchLabels": {ISVC_LABEL: name, COMPONENT_LABEL: "predictor"}},
-            "endpoints": [{"targetPort": served_port(service), "path": "/metrics", "interval": "30s"}],
-        },
+        "spec": spec,
     }
 
 

@@ -129,7 +129,6 @@ def test_each_object_waits_only_for_its_own_addon(recording: Recording) -> None:
     assert waits("workloads-llm-monitor") == {"monitoring"}
     assert waits("workloads-train-ray-cluster") == {"kuberay", "kueue"}  # Kueue's webhook admits it
     assert waits("workloads-train-dashboard") == {"istio"}
-    assert waits("workloads-chat-monitor") == {"monitoring"}
 
 
 def test_real_ordering_edges(recording: Recording) -> None:
@@ -184,7 +183,7 @@ def test_without_mesh_monitoring_or_kueue_those_objects_do_not_exist() -> None:
     recording = render(addons={"istio": {"enabled": False}, "monitoring": {"enabled": False},
                                "kueue": {"enabled": False}})
     kinds = {r.kind for r in recording.resources}
-    assert not kinds & {"VirtualService", "AuthorizationPolicy", "ServiceMonitor", "PodMonitor", "LocalQueue",
+    assert not kinds & {"VirtualService", "AuthorizationPolicy", "ServiceMonitor", "LocalQueue",
                         "ClusterQueue", "ResourceFlavor", "Queues"}
     labels = recording.named("workloads-train-ray-cluster").inputs["metadata"]["labels"]
     assert "kueue.x-k8s.io/queue-name" not in labels

@@ -178,15 +178,6 @@ def test_dashboard_is_routed_through_the_gateway_and_requires_a_jwt() -> None:
     }
 
 
-def test_pod_monitor_scrapes_the_named_metrics_port() -> None:
-    ctx = context(spec_of(ray_clusters={"train": CLUSTER}))
-    monitor = ray.pod_monitor(ctx, "train", "RayCluster", "research")
-    assert monitor["metadata"]["labels"]["release"] == "kube-prometheus-stack"
-    assert monitor["spec"]["podMetricsEndpoints"] == [{"port": "metrics", "path": "/metrics", "interval": "30s"}]
-    assert monitor["spec"]["selector"] == {"matchLabels": {"app.kubernetes.io/instance": "train",
-                                                           "app.kubernetes.io/component": "ray-cluster"}}
-
-
 def test_cluster_footprint_at_maximum_size() -> None:
     spec = spec_of(ray_clusters={"train": {**CLUSTER, "autoscaling": True}})
     shape = spec.ray_clusters["train"]

@@ -168,7 +168,8 @@ def test_custom_container_service() -> None:
         "securityContext": RESTRICTED,
     }
     assert spec["canary"][0]["predictor"]["containers"][0]["image"] == "ghcr.io/acme/server:1.3.0"
-    assert serving.service_monitor(_context(service), "llm", service)["spec"]["endpoints"][0]["targetPort"] == 9000
+    assert [e["port"] for e in serving.service_monitor(_context(service), "llm", service)["spec"]["endpoints"]] == [
+        "http1"]
 
 
 def test_virtual_service_on_the_shared_gateway_with_default_host() -> None:
@@ -198,7 +199,7 @@ def test_a_path_route_strips_its_prefix() -> None:
     assert serving.endpoint(_context(service), "llm", service) == "https://api.example.com/llm/"
 
 
-def test_authorization_admits_the_gateway_the_allowed_namespaces_and_the_metrics_scrape() -> None:
+def test_authorization_admits_the_gateway_the_allowed_namespaces_and_prometheus() -> None:
     service = _service(allowed_namespaces=["research-ns"])
     policy = serving.authorization_policy(_context(service), "llm", service)
     assert policy["spec"] == {
@@ -207,21 +208,29 @@ def test_authorization_admits_the_gateway_the_allowed_namespaces_and_the_metrics
         "rules": [
             {"from": [{"source": {"principals": ["cluster.local/ns/istio-ingress/sa/istio-ingressgateway"]}}]},
             {"from": [{"source": {"namespaces": ["research-ns"]}}]},
-            {"to": [{"operation": {"methods": ["GET"], "paths": ["/metrics"], "ports": ["8080"]}}]},
+            {"from": [{"source": {"principals": ["cluster.local/ns/monitoring/sa/kube-prometheus-stack-prometheus"]}}],
+             "to": [{"operation": {"methods": ["GET"], "paths": ["/metrics"], "ports": ["8080"]}}]},
         ],
     }
     without_monitoring = serving.authorization_policy(_context(service, monitoring=False), "llm", _service())
     assert without_monitoring["spec"]["rules"] == policy["spec"]["rules"][:1]
 
 
-def test_service_monitor_carries_the_prometheus_release_label() -> None:
-    service = _service()
+def test_service_monitor_scrapes_stable_and_canary_services_over_mesh_mtls() -> None:
+    service = _service(canary={"traffic_percent": 10, "storage_uri": "s3://models/llama/v2"})
     monitor = serving.service_monitor(_context(service), "llm", service)
     assert monitor["metadata"]["labels"]["release"] == "kube-prometheus-stack"
     assert monitor["spec"] == {
         "selector": {"matchLabels": {"serving.kserve.io/inferenceservice": "llm", "component": "predictor"}},
-        "endpoints": [{"targetPort": 8080, "path": "/metrics", "interval": "30s"}],
+        "endpoints": [
+            {"port": "llm-predictor", "path": "/metrics", "interval": "30s", "scheme": "https"},
+            {"port": "llm-canary-predictor", "path": "/metrics", "interval": "30s", "scheme": "https"},
+        ],
+        "scrapeClass": "istio-mtls",
     }
+    plain = serving.service_monitor(_context(service, istio=False), "llm", _service())["spec"]
+    assert plain["endpoints"] == [{"port": "llm-predictor", "path": "/metrics", "interval": "30s"}]
+    assert "scrapeClass" not in plain
 
 
 @pytest.mark.parametrize(("minimum", "expected"), [(0, False), (1, False), (2, True)])
