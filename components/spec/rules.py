@@ -240,6 +240,12 @@ def check_workloads(ctx: _Context) -> Iterator[Problem]:
         yield from _team_ref(ctx, path, service.team, service.pool)
         yield from _replicas(f"{path}.replicas", service.replicas)
         yield from _pod_fits(ctx, path, service.pool, service.resources)
+        if (service.scaling is not None and service.scaling.metric in ("concurrency", "rps")
+                and spec.addons.kserve.deployment_mode == "Standard"):
+            yield f"{path}.scaling.metric", (
+                f"{service.scaling.metric!r} needs addons.kserve.deployment_mode: Knative; Standard mode scales "
+                "with an HPA on cpu or memory"
+            )
         if (service.model is None) == (service.container is None):
             yield path, "declare exactly one of model or container"
         if service.canary is not None:

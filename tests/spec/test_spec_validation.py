@@ -123,6 +123,8 @@ INVALID: list[tuple[str, Callable[[dict], None], list[str]]] = [
      ["model_services.llm.resources"]),
     ("GPU request on a CPU pool", _set("model_services.llm.pool", "system"),
      ["model_services.llm.resources.gpus"]),
+    ("request-based scaling in Standard mode", _set("model_services.llm.scaling", {"metric": "rps", "target": 5}),
+     ["model_services.llm.scaling.metric"]),
     ("min replicas above max", _set("model_services.llm.replicas", {"min": 3, "max": 2}),
      ["model_services.llm.replicas.min"]),
     ("canary percent above 100", _set("model_services.llm.canary", {"traffic_percent": 120,
