@@ -23,12 +23,14 @@ KServe 0.16; the chart's own default is `Knative`). Why Standard:
 
 `addons.kserve.deployment_mode: Knative` is passed through for clusters that already run Knative Serving.
 
-Ingress through Istio: in Standard mode the controller creates a Kubernetes Ingress with class `istio`
-(`kserve.controller.gateway.ingressGateway.className`), which istiod programs onto the shared ingress
-gateway (pods labelled `istio: ingressgateway`). Hosts follow `components.names.model_host`:
-`<service>.<namespace>.<addons.istio.domain>`. In Knative mode KServe binds its VirtualServices to the
-shared Gateway `istio-ingress/gpuplat-gateway` (`ingressGateway.gateway`). Without Istio no Ingress is
-created (`disableIngressCreation`).
+Ingress through Istio: traffic enters through the shared Istio Gateway `istio-ingress/gpuplat-gateway`
+(`ingressGateway.gateway`, also what KServe binds its VirtualServices to in Knative mode), with
+`ingressGateway.className: istio` for anything KServe exposes as a Kubernetes Ingress. The route of each
+model service is the workloads' VirtualService on that Gateway, which also weights stable and canary
+predictors; so `disableIngressCreation` is on: an Ingress of KServe's own for the same host would be a
+second, conflicting route that bypasses the canary split. KServe still reports the URL in the
+InferenceService status, from `domain` and `domainTemplate`, which give the same host as
+`components.names.model_host`: `<service>.<namespace>.<addons.istio.domain>`.
 """
 
 from __future__ import annotations
@@ -57,14 +59,14 @@ INFERENCE_SERVICE_LABEL = "serving.kserve.io/inferenceservice"
 DeploymentMode = Literal["Standard", "Knative"]
 
 
-def kserve_resources_values(deployment_mode: DeploymentMode, domain: str, istio: bool) -> dict[str, Any]:
+def kserve_resources_values(deployment_mode: DeploymentMode, domain: str) -> dict[str, Any]:
     return {"kserve": {"controller": {
         "deploymentMode": deployment_mode,
         "gateway": {
             "domain": domain,
             "domainTemplate": KSERVE_DOMAIN_TEMPLATE,
             "urlScheme": "http",
-            "disableIngressCreation": not istio,
+            "disableIngressCreation": True,
             "ingressGateway": {
                 "className": ISTIO_INGRESS_CLASS,
                 "gateway": GATEWAY_REF,
@@ -81,7 +83,7 @@ def kserve_runtime_values() -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class KServeArgs:
-    """`domain`: the ingress domain (`addons.istio.domain`); `istio`: whether Istio serves ingress.
+    """`domain`: the ingress domain (`addons.istio.domain`) KServe reports URLs under.
 
     `cert_manager`: what the webhook Certificate must wait for (cert-manager's CRDs and webhook) when
     cert-manager is installed by this stack; empty when it is pre-installed. `version` overrides the
@@ -89,7 +91,6 @@ class KServeArgs:
     """
 
     domain: str
-    istio: bool
     deployment_mode: DeploymentMode = "Standard"
     cert_manager: Sequence[pulumi.Resource] = field(default_factory=tuple)
     version: str | None = None
@@ -112,7 +113,7 @@ class KServe(pulumi.ComponentResource):
         controller = install_chart(
             f"{name}-resources", CHARTS["kserve-resources"].at(args.version), release=KSERVE_RELEASE,
             namespace=KSERVE_NAMESPACE,
-            values=kserve_resources_values(args.deployment_mode, args.domain, args.istio),
+            values=kserve_resources_values(args.deployment_mode, args.domain),
             settings=args.install, parent=self, depends_on=[namespace, crds, *args.cert_manager],
         )
         runtimes = install_chart(

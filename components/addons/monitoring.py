@@ -21,7 +21,7 @@ kube-prometheus-stack chart (`ready["monitoring"]`): CRDs and operator.
 - `kueue` (ServiceMonitor, HTTPS with the Prometheus service-account token: Kueue authorises `/metrics`
   with a SubjectAccessReview, which the chart's Prometheus ClusterRole passes).
 - `kserve-controller` (ServiceMonitor, HTTPS through kube-rbac-proxy, same token) and `kserve-inference`
-  (PodMonitor of every InferenceService pod, port 8080 `/metrics`, labelled `inferenceservice`).
+  (ServiceMonitor of every predictor Service, target port 8080 `/metrics`, labelled `inferenceservice`).
 
 Istio: inference pods have sidecars and the mesh is STRICT mTLS, so a plaintext scrape cannot reach them.
 When Istio is present Prometheus joins the mesh the way Istio documents for Prometheus: a sidecar that
@@ -90,7 +90,8 @@ PROMETHEUS_CERTS = "/etc/prom-certs"
 SERVICE_ACCOUNT_TOKEN = "/var/run/secrets/kubernetes.io/serviceaccount/token"  # noqa: S105 - a path, not a secret
 RAY_NODE_TYPE_LABEL = "ray.io/node-type"
 RAY_METRICS_PORT = "metrics"
-INFERENCE_METRICS_PORT = 8080
+INFERENCE_METRICS_PORT = 8080  # KServe runtimes serve (and export metrics) on 8080
+INFERENCE_COMPONENT_LABEL = "component"  # KServe's label on predictor/transformer pods and Services
 
 # Which dashboards/<name>.json ship, and the add-on that has to be present for it.
 DASHBOARDS = {"gpu": "gpu", "ray": "kuberay", "kserve": "kserve", "kueue": "kueue"}
@@ -242,26 +243,32 @@ def kserve_controller_service_monitor() -> Manifest:
             }}
 
 
-def kserve_inference_pod_monitor(mesh: bool) -> Manifest:
-    """Every InferenceService pod; over the mesh's mTLS when Istio is present (the pods have sidecars)."""
+def kserve_inference_service_monitor(mesh: bool) -> Manifest:
+    """The predictor Services (stable and canary) of every InferenceService, through the pods' serving port.
+
+    A ServiceMonitor with `targetPort`, not a PodMonitor: KServe's runtimes declare no container port, and
+    a PodMonitor only finds declared ports. Over the mesh's mTLS when Istio is present (sidecars)."""
     endpoint: dict[str, Any] = {
-        "portNumber": INFERENCE_METRICS_PORT,
+        "targetPort": INFERENCE_METRICS_PORT,
         "path": "/metrics",
         "interval": "30s",
         "relabelings": [
-            {"action": "replace", "sourceLabels": ["__meta_kubernetes_pod_label_serving_kserve_io_inferenceservice"],
+            {"action": "replace",
+             "sourceLabels": ["__meta_kubernetes_service_label_serving_kserve_io_inferenceservice"],
              "targetLabel": "inferenceservice"},
         ],
     }
     spec: dict[str, Any] = {
         "namespaceSelector": {"any": True},
-        "selector": {"matchExpressions": [{"key": INFERENCE_SERVICE_LABEL, "operator": "Exists"}]},
-        "podMetricsEndpoints": [endpoint],
+        "selector": {"matchLabels": {INFERENCE_COMPONENT_LABEL: "predictor"},
+                     "matchExpressions": [{"key": INFERENCE_SERVICE_LABEL, "operator": "Exists"}]},
+        "endpoints": [endpoint],
     }
     if mesh:
         endpoint["scheme"] = "https"
         spec["scrapeClass"] = ISTIO_MTLS_SCRAPE_CLASS
-    return {"apiVersion": MONITORING_API, "kind": "PodMonitor", "metadata": _metadata("kserve-inference"), "spec": spec}
+    return {"apiVersion": MONITORING_API, "kind": "ServiceMonitor", "metadata": _metadata("kserve-inference"),
+            "spec": spec}
 
 
 def gpu_rules() -> Manifest:
@@ -321,7 +328,7 @@ def monitors(scrapes: Scrapes) -> dict[str, Manifest]:
     if "kserve" in scrapes.installed:
         found["kserve-controller"] = kserve_controller_service_monitor()
     if "kserve" in scrapes.present:
-        found["kserve-inference"] = kserve_inference_pod_monitor(scrapes.mesh)
+        found["kserve-inference"] = kserve_inference_service_monitor(scrapes.mesh)
     return found
 
 

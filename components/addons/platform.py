@@ -95,7 +95,7 @@ class PlatformAddons(pulumi.ComponentResource):
             self.components["istio"], ready["istio"] = istio, istio.ready
         if "kserve" in installed:
             kserve = KServe(f"{name}-kserve", KServeArgs(
-                domain=addons.istio.domain, istio="istio" in present, deployment_mode=addons.kserve.deployment_mode,
+                domain=addons.istio.domain, deployment_mode=addons.kserve.deployment_mode,
                 cert_manager=ready["cert_manager"], version=addons.kserve.version, install=install,
             ), child)
             self.components["kserve"], ready["kserve"] = kserve, kserve.ready

@@ -117,7 +117,7 @@ def test_only_in_mesh_targets_use_the_mtls_scrape_class(recorded: RecordedAddons
     monitors = _monitors(recorded)
     inference = monitors["kserve-inference"]["spec"]
     assert inference["scrapeClass"] == ISTIO_MTLS_SCRAPE_CLASS
-    assert inference["podMetricsEndpoints"][0]["scheme"] == "https"
+    assert inference["endpoints"][0]["scheme"] == "https"
     for name in ("dcgm-exporter", "ray", "kuberay-operator", "kueue", "kserve-controller"):
         assert "scrapeClass" not in monitors[name]["spec"], name
 
@@ -127,7 +127,7 @@ def test_without_istio_prometheus_stays_out_of_the_mesh_and_scrapes_plainly() ->
     spec = _stack(recorded)["prometheus"]["prometheusSpec"]
     assert not {"podMetadata", "volumes", "volumeMounts", "scrapeClasses"} & set(spec)
     inference = _monitors(recorded)["kserve-inference"]["spec"]
-    assert "scrapeClass" not in inference and "scheme" not in inference["podMetricsEndpoints"][0]
+    assert "scrapeClass" not in inference and "scheme" not in inference["endpoints"][0]
     assert recorded.chart("platform-monitoring-stack").dependencies == (
         recorded.one("kubernetes:core/v1:Namespace", "platform-monitoring-namespace").urn,)
 

@@ -73,7 +73,7 @@ def test_kserve_runs_standard_mode_behind_the_istio_ingress_by_default(recorded:
     assert gateway["ingressGateway"]["className"] == "istio"
     assert gateway["ingressGateway"]["gateway"] == GATEWAY_REF
     assert gateway["ingressGateway"]["enableGatewayApi"] is False
-    assert gateway["disableIngressCreation"] is False
+    assert gateway["disableIngressCreation"] is True  # the workloads' VirtualService is the one route
     # KServe's host template yields the same host the spec validation reserves for the service.
     rendered = gateway["domainTemplate"].replace("{{ .Name }}", "llm").replace("{{ .Namespace }}", "ml") \
         .replace("{{ .IngressDomain }}", gateway["domain"])
@@ -82,11 +82,10 @@ def test_kserve_runs_standard_mode_behind_the_istio_ingress_by_default(recorded:
     assert _values(recorded, "platform-kserve-crd") == {}
 
 
-def test_kserve_knative_mode_is_passed_through_and_no_ingress_without_istio() -> None:
-    knative = record_addons(platform({"kserve": {"deployment_mode": "Knative"}, "istio": {"enabled": False}}))
+def test_kserve_knative_mode_is_passed_through() -> None:
+    knative = record_addons(platform({"kserve": {"deployment_mode": "Knative"}}))
     controller = _values(knative, "platform-kserve-resources")["kserve"]["controller"]
     assert controller["deploymentMode"] == "Knative"
-    assert controller["gateway"]["disableIngressCreation"] is True
 
 
 def test_kserve_charts_go_crds_then_controller_then_runtimes(recorded: RecordedAddons) -> None:

