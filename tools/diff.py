@@ -86,7 +86,7 @@ class EnvironmentReport:
     notes: list[str] = field(default_factory=list)
     error: str | None = None
     findings: list[Any] | None = None
-    new_findings: set[Any] | None = None  # the findings the base did not have, when there is a base
+    new_findings: set[str] | None = None  # lines of the findings the base did not have, when there is a base
     policy_error: str | None = None
     policy_config: str | None = None
 
@@ -257,8 +257,9 @@ def check_policies(
     findings = engine.run(from_records([document.record() for document in new]))
     report.findings = sorted(findings, key=lambda finding: (finding.level != "mandatory", finding.line()))
     if old is not None:
-        before = set(engine.run(from_records([document.record() for document in old])))
-        report.new_findings = {finding for finding in findings if finding not in before}
+        # Compared by their text: a finding also carries the checked resource, which differs between runs.
+        before = {finding.line() for finding in engine.run(from_records([document.record() for document in old]))}
+        report.new_findings = {finding.line() for finding in findings} - before
 
 
 # ---------------------------------------------------------------- Markdown
@@ -298,7 +299,7 @@ def environment_markdown(report: EnvironmentReport) -> list[str]:
 
 
 def _finding_line(report: EnvironmentReport, finding: Any) -> str:
-    new = report.new_findings is not None and finding in report.new_findings
+    new = report.new_findings is not None and finding.line() in report.new_findings
     return f"- {'**new** ' if new else ''}{code(finding.line())}"
 
 
@@ -307,7 +308,7 @@ def _counts(report: EnvironmentReport, level: str) -> str:
     found = [finding for finding in report.findings if (finding.level == "mandatory") == (level == "mandatory")]
     if report.new_findings is None:
         return str(len(found))
-    return f"{len(found)} ({sum(finding in report.new_findings for finding in found)} new)"
+    return f"{len(found)} ({sum(finding.line() in report.new_findings for finding in found)} new)"
 
 
 def policy_markdown(report: EnvironmentReport) -> list[str]:

@@ -137,6 +137,7 @@ def test_a_violation_the_spec_accepts_but_the_pack_refuses_is_reported_as_new(sp
     assert [line for line in findings if line.startswith(expected)] != []
     # Findings the base already had are listed without the mark.
     assert all("serving/tgi" in line for line in findings if line.startswith("- **new**"))
+    assert any(line.startswith("- `") for line in findings)
     assert "(policies/config/prod.json)" in text.replace("`", "")
 
 
