@@ -34,9 +34,9 @@ from typing import Any
 
 import yaml
 
+from tools.mock_runtime import ROOT
 from tools.render import Document, RenderFormatError, load_file
 
-ROOT = Path(__file__).resolve().parent.parent
 # The renderer and its harness, copied over a materialised revision so both sides render alike.
 RENDERER_FILES = ("tools/__init__.py", "tools/mock_runtime.py", "tools/render.py")
 # Paths whose change affects every environment; `stacks/ENV.yaml` and `Pulumi.ENV.yaml` affect one.
@@ -97,7 +97,7 @@ class EnvironmentReport:
 def show(value: Any) -> str:
     if value is MISSING:
         return "(none)"
-    text = json.dumps(value, ensure_ascii=False, sort_keys=True)
+    text = json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
     return text if len(text) <= MAX_VALUE else text[: MAX_VALUE - 1] + "…"
 
 

@@ -7,6 +7,8 @@ every resource it registers becomes one YAML document: Kubernetes objects as the
 else (AWS resources, Helm charts, providers, component resources) as `type`, `name` and `inputs`. Each
 document starts with a `# pulumi: TYPE NAME` line, so a render read back (`load`) keeps the type token
 and the logical name. `--out DIR` writes `DIR/ENV.yaml`; `-` (the default) prints one environment.
+The stack's `Pulumi.ENV.yaml` config applies as the engine would apply it; `--spec` and `--config`
+override it.
 
 Secret values never leave this module: Pulumi secrets (`Output.secret`, secret config, anything derived
 from them), inputs named in `additional_secret_outputs`, Kubernetes `Secret` `data`/`stringData` and
