@@ -11,11 +11,11 @@ gets one.
 Mesh-wide policies, all in the root namespace `istio-system` unless said otherwise:
 
 - `PeerAuthentication/default`: STRICT mTLS. A sidecar only accepts mutual TLS from other sidecars.
-- `AuthorizationPolicy/deny-all`: an empty spec, i.e. an ALLOW policy that matches nothing. In the root
+- `AuthorizationPolicy/default-deny`: an empty spec, i.e. an ALLOW policy that matches nothing. In the root
   namespace it applies to every workload with a sidecar, *including the ingress gateway*; with it,
   anything not explicitly allowed below is denied.
 - `AuthorizationPolicy/ingress-gateway` (namespace `istio-ingress`, selecting the gateway pods): allows
-  all inbound traffic to the gateway itself; without it deny-all would close the front door.
+  all inbound traffic to the gateway itself; without it default-deny would close the front door.
 - `AuthorizationPolicy/allow-ingress-gateway`: any workload accepts requests from the gateway's identity
   (`cluster.local/ns/istio-ingress/sa/istio-ingressgateway`).
 - `AuthorizationPolicy/allow-prometheus-scrape` (when the Monitoring add-on is installed here): GET on
@@ -81,10 +81,10 @@ def strict_mtls() -> Manifest:
             "spec": {"mtls": {"mode": "STRICT"}}}
 
 
-def deny_all() -> Manifest:
+def default_deny() -> Manifest:
     """ALLOW-nothing in the root namespace: every request to a sidecar is denied unless another ALLOW matches."""
     return {"apiVersion": SECURITY_API, "kind": "AuthorizationPolicy",
-            "metadata": _metadata("deny-all", ISTIO_NAMESPACE), "spec": {}}
+            "metadata": _metadata("default-deny", ISTIO_NAMESPACE), "spec": {}}
 
 
 def ingress_gateway_open() -> Manifest:
@@ -123,7 +123,7 @@ def mesh_policies(prometheus_principal: str | None) -> dict[str, Manifest]:
     """Every mesh-wide security object, keyed by a stable name."""
     policies = {
         "strict-mtls": strict_mtls(),
-        "deny-all": deny_all(),
+        "default-deny": default_deny(),
         "ingress-gateway": ingress_gateway_open(),
         "allow-ingress-gateway": allow_from_ingress_gateway(),
     }

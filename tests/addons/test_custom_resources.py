@@ -49,7 +49,7 @@ def test_the_recordings_cover_every_kind_the_addons_declare() -> None:
 
 BUILDERS = {
     "strict-mtls": istio.strict_mtls(),
-    "deny-all": istio.deny_all(),
+    "default-deny": istio.default_deny(),
     "ingress-gateway": istio.ingress_gateway_open(),
     "allow-ingress-gateway": istio.allow_from_ingress_gateway(),
     "allow-prometheus": istio.allow_prometheus_scrape(monitoring.PROMETHEUS_PRINCIPAL),

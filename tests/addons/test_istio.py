@@ -108,7 +108,7 @@ def test_mesh_wide_strict_mtls(recorded: RecordedAddons) -> None:
 
 
 def test_default_deny_is_an_empty_policy_in_the_root_namespace(recorded: RecordedAddons) -> None:
-    deny = _objects(recorded, "AuthorizationPolicy")["deny-all"]
+    deny = _objects(recorded, "AuthorizationPolicy")["default-deny"]
     assert deny["metadata"]["namespace"] == ISTIO_NAMESPACE
     assert deny["spec"] == {}
 
