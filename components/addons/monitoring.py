@@ -17,7 +17,8 @@ kube-prometheus-stack chart (`ready["monitoring"]`): CRDs and operator.
   relabelings turn them back into `namespace`/`pod`/`container` (dropping the exporter pod's own), so in
   PromQL `namespace` is the team using the GPU (absent for an unallocated GPU). `node` is the node name.
 - `kuberay-operator` (ServiceMonitor), `ray` (PodMonitor of head and worker pods, port `metrics` 8080 that
-  KubeRay adds to every Ray container, labelled `ray_io_cluster`).
+  KubeRay adds to every Ray container, labelled `ray_io_cluster`; Ray pods are kept out of the mesh by the
+  Ray builders, so this is a plain HTTP scrape).
 - `kueue` (ServiceMonitor, HTTPS with the Prometheus service-account token: Kueue authorises `/metrics`
   with a SubjectAccessReview, which the chart's Prometheus ClusterRole passes).
 - `kserve-controller` (ServiceMonitor, HTTPS through kube-rbac-proxy, same token) and `kserve-inference`
