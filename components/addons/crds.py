@@ -10,7 +10,9 @@ This is done with a `pulumi.ResourceTransform` on the chart rather than `protect
 protect on a component is inherited by every child, which would also block the routine deletes and
 replacements a chart upgrade brings (a ConfigMap dropped upstream, a Deployment whose selector changed).
 Transforms reach the children of `helm.v4.Chart` even though the chart is rendered by the provider
-(a remote component); the older `transformations` option does not.
+(a remote component); the older `transformations` option does not
+(https://www.pulumi.com/docs/iac/concepts/options/transformations/: "Transforms support modifying child
+resources of packaged components ... whereas Transformations do not").
 """
 
 from __future__ import annotations

@@ -5,11 +5,13 @@ dry-run lookups) and every object becomes a Pulumi resource, so `pulumi preview`
 and the policy pack sees every Deployment, Role and CRD. Consequences the add-ons are written for:
 
 - CRDs in a chart's `crds/` directory are rendered as ordinary objects unless `skip_crds` (the provider
-  sets `IncludeCRDs = !skipCrds`, provider/pkg/provider/helm/v4/chart.go). They are applied with
+  sets `IncludeCRDs = !skipCrds` and `DisableHooks = true`, pulumi-kubernetes v4.25.0
+  provider/pkg/provider/helm/v4/chart.go). They are applied with
   server-side apply like everything else and are therefore upgraded when the chart version moves,
   unlike `helm upgrade`, which never touches `crds/`. Custom resources in the same chart wait for
   their CRDs (the provider orders them).
-- Server-side apply is the provider's default since pulumi-kubernetes v4; nothing here turns it off.
+- Server-side apply is the provider's default since pulumi-kubernetes v4 (off only through the provider's
+  `enableServerSideApply: false` or `PULUMI_K8S_ENABLE_SERVER_SIDE_APPLY=false`); nothing here turns it off.
   It matters: kube-prometheus-stack's CRDs exceed the 256 KiB `last-applied-configuration` annotation
   that client-side apply needs.
 - Helm hooks are not run (only the release manifest is registered). Charts whose hooks do real work are
