@@ -234,7 +234,6 @@ def check_policies(
     report: EnvironmentReport,
     new: Sequence[Document],
     old: Sequence[Document] | None = None,
-    config_dir: Path | None = None,
 ) -> None:
     """Run the policy checker in-process on the new state (and the old one, to tell which findings the change
     introduces). An unavailable checker or an unreadable config is reported in the section, not fatal."""
@@ -246,7 +245,7 @@ def check_policies(
     except ImportError as error:
         report.policy_error = f"the policy checker cannot be imported: {error}"
         return
-    config_file = (config_dir or ROOT / "policies" / "config") / f"{report.environment}.json"
+    config_file = ROOT / "policies" / "config" / f"{report.environment}.json"
     try:
         settings = policy_config.read(config_file, BY_ID) if config_file.exists() else None
     except policy_config.ConfigError as error:
