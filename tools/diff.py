@@ -519,9 +519,11 @@ def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("renders", nargs="*", type=Path, metavar="OLD NEW", help="two renders (files or directories)")
     parser.add_argument("--base", metavar="REV", help="base git revision")
     parser.add_argument("--head", metavar="REV", help="head git revision (default: the working tree)")
-    parser.add_argument("--env", action="append", dest="environments", metavar="ENV", help="only these environments")
+    parser.add_argument(
+        "--env", action="append", dest="environments", metavar="ENV", help="only this environment (repeatable)"
+    )
     parser.add_argument("--affected", action="store_true", help="print the affected environments as JSON and exit")
-    parser.add_argument("--out", type=Path, help="write the Markdown here instead of stdout")
+    parser.add_argument("--out", type=Path, metavar="FILE", help="write the Markdown here instead of stdout")
     parser.add_argument("--max-chars", type=int, metavar="N", help="cut the report to N characters (PR comments)")
     parser.add_argument("--save-renders", type=Path, metavar="DIR", help="keep the renders in DIR/base and DIR/head")
     arguments = parser.parse_args(argv)

@@ -280,8 +280,10 @@ def _config_pair(text: str) -> tuple[str, str]:
 def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m tools.render", description=__doc__.split("\n\n")[0])
     parser.add_argument("environments", nargs="+", metavar="ENV", help="stack names: local, dev, staging, prod")
-    parser.add_argument("--out", default="-", help="directory to write ENV.yaml into, or - for stdout (default)")
-    parser.add_argument("--spec", help="spec file instead of the stack's gpuplat:spec (one ENV only)")
+    parser.add_argument(
+        "--out", default="-", metavar="DIR|-", help="directory to write ENV.yaml into, or - for stdout (default)"
+    )
+    parser.add_argument("--spec", metavar="FILE", help="spec file instead of the stack's gpuplat:spec (one ENV only)")
     parser.add_argument(
         "--config", action="append", type=_config_pair, default=[], metavar="KEY=VALUE",
         help="stack config override, e.g. skipAwait=true (a key without namespace gets gpuplat:)",
