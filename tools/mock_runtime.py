@@ -88,6 +88,8 @@ class _Mocks(Mocks):
             outputs.setdefault("certificateAuthority", {"data": "Y2VydA=="})
             outputs.setdefault("identities", [{"oidcs": [{"issuer": "https://oidc.eks.example/id/ABC"}]}])
             outputs.setdefault("arn", f"arn:aws:eks:us-east-1:111122223333:cluster/{args.name}")
+        if args.typ == "aws:ec2/launchTemplate:LaunchTemplate":
+            outputs.setdefault("latestVersion", 1)
         if args.typ.startswith("aws:"):
             outputs.setdefault("arn", f"arn:aws:mock:::{args.name}")
         return f"{args.name}-id", outputs
