@@ -12,8 +12,8 @@ Decisions (see docs/workloads.md):
 - Traffic enters through the shared Istio gateway only: a VirtualService on `names.GATEWAY_REF` and an
   AuthorizationPolicy on the predictor pods that admits the gateway's identity, `allowed_namespaces` and
   Prometheus' scrape of `/metrics`.
-- Model servers write caches (Hugging Face, torch, Triton) to paths KServe's runtimes choose, so their
-  root filesystem stays writable; everything else of the restricted profile is set.
+- Model servers run with a read-only root filesystem: their caches (Hugging Face, vLLM, torch, Triton) go
+  below `$HOME` and `/tmp`, so `HOME=/tmp` and an emptyDir at `/tmp` give them the only writable place.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from components.builders.common import (
     await_annotations,
     container_resources,
     container_security_context,
+    empty_dir,
     metadata,
     placement,
     pod_security_context,
@@ -59,6 +60,11 @@ COMPONENT = "model-service"
 RUNTIME_PORT = 8080
 SERVICE_PORT = 80
 CANARY_NAME = "canary"
+# Model servers write caches (Hugging Face, vLLM, torch, Triton) below $HOME and /tmp: with HOME=/tmp and
+# an emptyDir there, the root filesystem can be read-only. KServe mounts the model itself at /mnt/models.
+HOME_ENV = {"name": "HOME", "value": "/tmp"}  # noqa: S108 - an emptyDir
+TMP_MOUNT = {"name": "tmp", "mountPath": "/tmp"}  # noqa: S108 - an emptyDir
+TMP_SIZE = "20Gi"
 SERVER_CONTAINER = "kserve-container"  # constants.InferenceServiceContainerName
 # The storage-initializer init container (kserve-resources chart values `kserve.storage.resources`).
 STORAGE_INITIALIZER_REQUESTS = Footprint(100, 100 * 2**20, 0)
@@ -123,8 +129,10 @@ def _model_container(service: ModelService, storage_uri: str) -> Manifest:
     if service.model.protocol_version:
         model["protocolVersion"] = service.model.protocol_version
     model["storageUri"] = storage_uri
+    model["env"] = [dict(HOME_ENV)]
     model["resources"] = container_resources(service.resources)
-    model["securityContext"] = container_security_context(read_only_root=False)
+    model["securityContext"] = container_security_context(read_only_root=True)
+    model["volumeMounts"] = [dict(TMP_MOUNT)]
     return model
 
 
@@ -132,11 +140,12 @@ def _custom_container(container: Container, service: ModelService, image: str) -
     manifest: Manifest = {"name": SERVER_CONTAINER, "image": image}
     if container.args:
         manifest["args"] = list(container.args)
-    if container.env:
-        manifest["env"] = [{"name": key, "value": value} for key, value in container.env.items()]
+    env = {HOME_ENV["name"]: HOME_ENV["value"], **container.env}
+    manifest["env"] = [{"name": key, "value": value} for key, value in env.items()]
     manifest["ports"] = [{"name": "http1", "containerPort": container.port, "protocol": "TCP"}]
     manifest["resources"] = container_resources(service.resources)
-    manifest["securityContext"] = container_security_context(read_only_root=False)
+    manifest["securityContext"] = container_security_context(read_only_root=True)
+    manifest["volumeMounts"] = [dict(TMP_MOUNT)]
     return manifest
 
 
@@ -159,6 +168,7 @@ def _pod_fields(ctx: BuildContext, name: str, service: ModelService) -> Manifest
         "automountServiceAccountToken": False,
         **placement(ctx.spec, service.pool),
         "securityContext": pod_security_context(),
+        "volumes": [empty_dir(TMP_MOUNT["name"], TMP_SIZE)],
         "labels": labels,
     }
     if ctx.istio:
@@ -187,11 +197,14 @@ def inference_service(ctx: BuildContext, name: str, service: ModelService) -> Ma
             # Standard: KServe merges this over the stable predictor; replicas are fixed (no scaling fields).
             # The canary's schema requires `model.name` (the stable predictor forbids it): it names the
             # container the model is merged into, `kserve-container`, as KServe does itself.
+            # The pod fields are repeated although KServe would inherit them, so that the canary reads as
+            # complete on its own (to reviewers and to policy checks of nested pod templates).
             implementation = _implementation(service, canary=True)
             if "model" in implementation:
                 implementation["model"] = {"name": SERVER_CONTAINER, **implementation["model"]}
             spec["canary"] = [{
-                "predictor": {"name": CANARY_NAME, **implementation},
+                "predictor": {"name": CANARY_NAME, **implementation, **_pod_fields(ctx, name, service),
+                              "minReplicas": canary_replicas(service)},
                 "trafficPercent": service.canary.traffic_percent,
             }]
     annotations = {DEPLOYMENT_MODE_ANNOTATION: ctx.deployment_mode, **await_annotations(ctx.skip_await)}

@@ -30,9 +30,24 @@ RESTRICTED = {
     "allowPrivilegeEscalation": False,
     "capabilities": {"drop": ["ALL"]},
     "privileged": False,
-    "readOnlyRootFilesystem": False,
+    "readOnlyRootFilesystem": True,
     "runAsNonRoot": True,
     "seccompProfile": {"type": "RuntimeDefault"},
+}
+POD_FIELDS = {
+    "serviceAccountName": "llm-model",
+    "automountServiceAccountToken": False,
+    "nodeSelector": {"gpuplat.io/pool": "l4"},
+    "tolerations": [{"key": "nvidia.com/gpu", "operator": "Equal", "value": "true", "effect": "NoSchedule"}],
+    "securityContext": {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}},
+    "volumes": [{"name": "tmp", "emptyDir": {"sizeLimit": "20Gi"}}],
+    "labels": RECOMMENDED,
+    "annotations": {
+        "sidecar.istio.io/proxyCPU": "100m",
+        "sidecar.istio.io/proxyCPULimit": "100m",
+        "sidecar.istio.io/proxyMemory": "128Mi",
+        "sidecar.istio.io/proxyMemoryLimit": "128Mi",
+    },
 }
 GPU_RESOURCES = {"requests": {"cpu": "8", "memory": "40Gi", "nvidia.com/gpu": 1},
                  "limits": {"cpu": "8", "memory": "40Gi", "nvidia.com/gpu": 1}}
@@ -63,21 +78,12 @@ def test_inference_service_exact_shape_in_standard_mode() -> None:
             "model": {
                 "modelFormat": {"name": "huggingface"},
                 "storageUri": "s3://models/llama/v1",
+                "env": [{"name": "HOME", "value": "/tmp"}],
                 "resources": GPU_RESOURCES,
                 "securityContext": RESTRICTED,
+                "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
             },
-            "serviceAccountName": "llm-model",
-            "automountServiceAccountToken": False,
-            "nodeSelector": {"gpuplat.io/pool": "l4"},
-            "tolerations": [{"key": "nvidia.com/gpu", "operator": "Equal", "value": "true", "effect": "NoSchedule"}],
-            "securityContext": {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}},
-            "labels": RECOMMENDED,
-            "annotations": {
-                "sidecar.istio.io/proxyCPU": "100m",
-                "sidecar.istio.io/proxyCPULimit": "100m",
-                "sidecar.istio.io/proxyMemory": "128Mi",
-                "sidecar.istio.io/proxyMemoryLimit": "128Mi",
-            },
+            **POD_FIELDS,
             "minReplicas": 2,
             "maxReplicas": 4,
             "scaleMetric": "cpu",
@@ -125,16 +131,25 @@ def test_standard_canary_uses_spec_canary_and_the_route_splits_by_weight() -> No
     assert "canaryTrafficPercent" not in manifest["spec"]["predictor"]
     assert manifest["spec"]["predictor"]["model"]["storageUri"] == "s3://models/llama/v1"
     (canary,) = manifest["spec"]["canary"]
+    # Complete on its own: same identity, placement and security as the stable predictor, fixed replicas.
     assert canary == {
-        "predictor": {"name": "canary", "model": {
-            "name": "kserve-container",
-            "modelFormat": {"name": "huggingface"},
-            "storageUri": "s3://models/llama/v2",
-            "resources": GPU_RESOURCES,
-            "securityContext": RESTRICTED,
-        }},
+        "predictor": {
+            "name": "canary",
+            "model": {
+                "name": "kserve-container",
+                "modelFormat": {"name": "huggingface"},
+                "storageUri": "s3://models/llama/v2",
+                "env": [{"name": "HOME", "value": "/tmp"}],
+                "resources": GPU_RESOURCES,
+                "securityContext": RESTRICTED,
+                "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
+            },
+            **POD_FIELDS,
+            "minReplicas": 1,  # ceil(2 x 20%)
+        },
         "trafficPercent": 20,
     }
+    assert not {"maxReplicas", "scaleMetric", "scaleTarget", "autoScaling"} & set(canary["predictor"])
     route = serving.virtual_service(ctx, "llm", service)["spec"]["http"][0]["route"]
     assert route == [
         {"destination": {"host": "llm-predictor.ml.svc.cluster.local", "port": {"number": 80}}, "weight": 80},
@@ -162,10 +177,11 @@ def test_custom_container_service() -> None:
         "name": "kserve-container",
         "image": "ghcr.io/acme/server:1.2.3",
         "args": ["--port", "9000"],
-        "env": [{"name": "MODE", "value": "fast"}],
+        "env": [{"name": "HOME", "value": "/tmp"}, {"name": "MODE", "value": "fast"}],
         "ports": [{"name": "http1", "containerPort": 9000, "protocol": "TCP"}],
         "resources": GPU_RESOURCES,
         "securityContext": RESTRICTED,
+        "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
     }
     assert spec["canary"][0]["predictor"]["containers"][0]["image"] == "ghcr.io/acme/server:1.3.0"
     assert [e["port"] for e in serving.service_monitor(_context(service), "llm", service)["spec"]["endpoints"]] == [
