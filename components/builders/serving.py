@@ -229,12 +229,17 @@ def canary_replicas(service: ModelService) -> int:
 
 
 def pod_footprint(ctx: BuildContext, service: ModelService) -> tuple[Footprint, Footprint]:
-    """(requests, limits) of one predictor pod: the server, the pinned sidecar, and the storage initializer
-    (an init container counts as the per-resource maximum against the app containers)."""
-    app = Footprint.of(service.resources) + (SIDECAR if ctx.istio else Footprint())
+    """(requests, limits) of one predictor pod: the server, the pinned sidecar, and the storage initializer.
+
+    An init container counts as the per-resource maximum against the app containers; the sidecar is added
+    to the initializer too, because with native sidecars (an init container that keeps running) it is.
+    """
+    sidecar = SIDECAR if ctx.istio else Footprint()
+    app = Footprint.of(service.resources) + sidecar
     if service.model is None:
         return app, app
-    return app.at_least(STORAGE_INITIALIZER_REQUESTS), app.at_least(STORAGE_INITIALIZER_LIMITS)
+    return (app.at_least(STORAGE_INITIALIZER_REQUESTS + sidecar),
+            app.at_least(STORAGE_INITIALIZER_LIMITS + sidecar))
 
 
 def max_pods(service: ModelService) -> int:

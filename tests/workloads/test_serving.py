@@ -291,6 +291,6 @@ def test_pod_footprint_counts_sidecar_and_storage_initializer() -> None:
     small = _service(pool="cpu", resources={"cpu": "250m", "memory": "512Mi"}, canary=None)
     requests, limits = serving.pod_footprint(_context(small), small)
     assert requests == Footprint(350, 640 * 2**20, 0)  # server + sidecar (> the initializer's requests)
-    assert limits == Footprint(1000, 2**30, 0)  # the storage initializer's limits dominate
+    assert limits == Footprint(1100, 2**30 + 128 * 2**20, 0)  # the storage initializer (+ native sidecar)
     canaried = _service(replicas={"min": 3, "max": 5}, canary={"traffic_percent": 50, "storage_uri": "s3://m/v2"})
     assert serving.canary_replicas(canaried) == 2 and serving.max_pods(canaried) == 5 + 2 + 1
