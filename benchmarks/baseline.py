@@ -25,6 +25,7 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 from pulumi.runtime.rpc import _special_secret_sig, _special_sig_key
+from pulumi_kubernetes import _utilities as k8s_utilities
 
 from tools.mock_runtime import Registration
 
@@ -38,6 +39,16 @@ REMOTE_COMPONENTS = frozenset(
         "kubernetes:kustomize/v2:Directory",
     }
 )
+
+
+class RawObject(pulumi.CustomResource):
+    """An object whose top-level fields are not `spec` (a WorkloadPriorityClass has `value`): the SDK's
+    CustomResource takes `spec` only, so these go through `pulumi.CustomResource` with the whole body."""
+
+    def __init__(self, resource_name: str, props: dict[str, Any], opts: pulumi.ResourceOptions) -> None:
+        version = pulumi.ResourceOptions(version=k8s_utilities.get_version())
+        type_token = f"kubernetes:{props['apiVersion']}:{props['kind']}"
+        super().__init__(type_token, resource_name, props, pulumi.ResourceOptions.merge(opts, version))
 
 
 def snake(name: str) -> str:
@@ -66,6 +77,14 @@ def resource_class(type_token: str) -> type[pulumi.Resource]:
     return k8s.apiextensions.CustomResource
 
 
+def class_for(resource: Registration) -> type[pulumi.Resource]:
+    """`resource_class`, except CRD-defined objects with top-level fields other than `spec`: RawObject."""
+    cls = resource_class(resource.type)
+    if cls is k8s.apiextensions.CustomResource and set(resource.inputs) - {"apiVersion", "kind", "metadata", "spec"}:
+        return RawObject
+    return cls
+
+
 @functools.cache
 def _parameters(cls: type[pulumi.Resource]) -> frozenset[str]:
     init = getattr(cls, "_internal_init", cls.__init__)
@@ -90,6 +109,8 @@ def arguments(cls: type[pulumi.Resource], inputs: dict[str, Any]) -> dict[str, A
     class sets itself and does not accept (Helm's `compat`) are dropped; a CustomResource takes every
     top-level field.
     """
+    if cls is RawObject:
+        return {"props": {key: _value(value) for key, value in inputs.items()}}
     if cls is k8s.apiextensions.CustomResource:
         fields = {snake(key): _value(value) for key, value in inputs.items()}
         return {"api_version": fields.pop("api_version"), "kind": fields.pop("kind"), **fields}
@@ -137,7 +158,7 @@ def replay(resources: list[Registration]) -> Callable[[], None]:
     prepared = []
     used: set[tuple[str, str]] = set()
     for resource in plan:
-        cls = resource_class(resource.type)
+        cls = class_for(resource)
         name = resource.name
         while (resource.type, name) in used:  # flat: names from different parents must not collide
             name += "-x"

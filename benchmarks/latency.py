@@ -191,7 +191,8 @@ class Schedule:
         return sum(self.latencies.values())
 
     def last(self) -> str:
-        return max(self.timings, key=lambda urn: (self.timings[urn].ready, -self.timings[urn].start))
+        # Ties (several chains ending together) resolve by name, so the report is the same on every run.
+        return max(self.timings, key=lambda urn: (self.timings[urn].ready, -self.timings[urn].start, urn))
 
     def critical_path(self, urn: str | None = None) -> list[Step]:
         """The chain of resources that ends when `urn` (default: the last resource) is ready, in order.

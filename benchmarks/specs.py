@@ -92,7 +92,7 @@ def _model_service(index: int, team: str) -> dict[str, Any]:
         "replicas": {"min": 1, "max": 2},
     }
     if index % 3 == 0:
-        service["scaling"] = {"metric": "concurrency" if gpu else "rps", "target": 8}
+        service["scaling"] = {"metric": "memory" if gpu else "cpu", "target": 80}  # Standard mode: an HPA
     if index % 7 == 6:
         uri = service["model"]["storage_uri"]
         service["canary"] = {"traffic_percent": 10, "storage_uri": f"{uri}-rev2"}

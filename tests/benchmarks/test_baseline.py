@@ -8,7 +8,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pytest
 
-from benchmarks.baseline import arguments, replay, replayed, resource_class, snake
+from benchmarks.baseline import RawObject, arguments, class_for, replay, replayed, resource_class, snake
 from tools.mock_runtime import record
 
 
@@ -123,3 +123,24 @@ def test_replay_refuses_cloud_resources() -> None:
     program = record(lambda: pulumi.CustomResource("aws:s3/bucket:Bucket", "bucket", {}))
     with pytest.raises(ValueError, match="aws:s3/bucket:Bucket"):
         replay(program.resources)
+
+
+def test_objects_with_fields_beside_spec_are_registered_whole() -> None:
+    def program() -> None:
+        RawObject(
+            "batch",
+            {
+                "apiVersion": "kueue.x-k8s.io/v1beta2",
+                "kind": "WorkloadPriorityClass",
+                "metadata": {"name": "batch"},
+                "value": 100,
+                "description": "Research",
+            },
+            pulumi.ResourceOptions(),
+        )
+
+    original = record(program).resources
+    assert class_for(original[0]) is RawObject
+    copy = record(replay(original)).resources
+    assert [(r.type, r.name, r.inputs) for r in copy] == [(r.type, r.name, r.inputs) for r in original]
+    assert copy[0].inputs["value"] == 100
