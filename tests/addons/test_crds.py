@@ -58,7 +58,8 @@ def test_nothing_turns_server_side_apply_off() -> None:
     for path in sorted(ROOT.glob("Pulumi*.yaml")):
         config = (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("config") or {}
         assert str(config.get("kubernetes:enableServerSideApply", True)).lower() != "false", path.name
-    pattern = re.compile(r"enable_server_side_apply\s*=\s*False|enableServerSideApply\"?\s*:\s*false")
+    pattern = re.compile(r"enable_server_side_apply\s*=\s*False"
+                         r"|[\"']enableServerSideApply[\"']\s*:\s*(False|[\"']false[\"'])")
     offenders = [str(path.relative_to(ROOT)) for path in _python_sources(ROOT) if pattern.search(path.read_text())]
     assert offenders == []
 
