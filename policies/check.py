@@ -10,6 +10,7 @@ environment's `policies/config/ENV.json` applies, as it does for `pulumi preview
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import sys
 from collections.abc import Sequence
@@ -75,7 +76,11 @@ def run(arguments: argparse.Namespace, warnings: list[str]) -> list[Finding]:
         raise UsageError(str(error)) from error
     if arguments.stack:
         resources += render(arguments.stack)
-    return engine.run(resources)
+    gc.freeze()  # the input is read-only from here: keep the cyclic collector from rescanning it
+    try:
+        return engine.run(resources)
+    finally:
+        gc.unfreeze()
 
 
 def report(findings: Sequence[Finding], output_format: str) -> str:

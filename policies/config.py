@@ -94,7 +94,7 @@ def _value(rule: Rule, name: str, param: Param, value: Any) -> Any:
         return value
     if not isinstance(value, (list, tuple)) or not all(isinstance(item, str) for item in value):
         raise ConfigError(f"{where}: expected a list of strings, got {value!r}")
-    return list(value)
+    return tuple(value)  # hashable: rules cache on it
 
 
 def _exemption(rule: Rule, item: Any) -> Exemption:
@@ -124,10 +124,7 @@ def rule_settings(
     unknown = set(entry) - set(rule.params) - {EXEMPTIONS_KEY, LEVEL_KEY}
     if unknown and strict:
         raise ConfigError(f"{rule.id}: unknown settings {', '.join(sorted(map(str, unknown)))}")
-    params = {
-        name: _value(rule, name, param, entry[name]) if name in entry else param.default
-        for name, param in rule.params.items()
-    }
+    params = {name: _value(rule, name, param, entry.get(name, param.default)) for name, param in rule.params.items()}
     exemptions = entry.get(EXEMPTIONS_KEY) or []
     if not isinstance(exemptions, (list, tuple)):
         raise ConfigError(f"{rule.id}.exemptions: expected a list")

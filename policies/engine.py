@@ -1,22 +1,24 @@
-"""The checker's core: run every enabled rule over resources and return findings.
+"""The checker's core, shared by both drivers: run the enabled rules over resources and return findings.
 
-Dispatch is precomputed per type token (a token's applicable rules are looked up once), and the pod
-walk is shared by all rules of a resource, so throughput stays in the tens of thousands of resources per
-second on two cores.
+Each resource is walked once; resource, pod and container rules are looked up once per type token and
+called where they apply (GPU rules only on GPU pods and containers). That keeps the offline checker in
+the tens of thousands of resources per second on two cores.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, NamedTuple
 
 from policies.config import RuleSettings, rule_settings
-from policies.model import Resource, Rule, Violation
+from policies.model import SCOPES, Resource, Rule, Stack, Violation
 from policies.registry import BY_ID
 
+# What the inner loops unpack: the check, its parameters and GPU filter, then the rule and its settings.
+Call = tuple[Callable[..., Iterable[Violation]], Mapping[str, Any], bool | None, Rule, RuleSettings]
 
-@dataclass(frozen=True, slots=True)
-class Finding:
+
+class Finding(NamedTuple):
     """A violation as the drivers report it. `level` is `mandatory` or `advisory`."""
 
     rule: str
@@ -26,68 +28,83 @@ class Finding:
     name: str
     path: str
     message: str
+    subject: Resource | None = None
 
     def line(self) -> str:
         """`LEVEL RULE-ID KIND/NAMESPACE/NAME PATH: message`."""
         return f"{self.level.upper()} {self.rule} {self.kind}/{self.namespace}/{self.name} {self.path}: {self.message}"
 
     def as_dict(self) -> dict[str, str]:
-        return {
-            "rule": self.rule, "level": self.level, "kind": self.kind, "namespace": self.namespace,
-            "name": self.name, "path": self.path, "message": self.message,
-        }  # fmt: skip
+        return {key: getattr(self, key) for key in ("rule", "level", "kind", "namespace", "name", "path", "message")}
 
 
 def reported_level(level: str) -> str:
-    """Stack rules cannot remediate and ours never do: REMEDIATE is reported as MANDATORY, as the SDK does."""
+    """Our rules never remediate: REMEDIATE is reported as MANDATORY, as the SDK does."""
     return "mandatory" if level == "remediate" else level
 
 
+def _finding(rule: Rule, setting: RuleSettings, subject: Resource, violation: Violation) -> Finding:
+    return Finding(
+        rule.id, reported_level(setting.level), subject.kind, subject.namespace, subject.display_name,
+        violation.path, violation.message, subject,
+    )  # fmt: skip
+
+
 class Engine:
-    """Rules with their settings; `settings` missing a rule means the rule's defaults."""
+    """Enabled rules with their settings; a rule missing from `settings` runs with its defaults."""
 
     def __init__(self, settings: Mapping[str, RuleSettings] | None = None, rules: Mapping[str, Rule] = BY_ID) -> None:
         settings = settings or {}
         active = [(rule, settings.get(rule.id) or rule_settings(rule, None)) for rule in rules.values()]
-        active = [(rule, setting) for rule, setting in active if setting.level != "disabled"]
-        self._resource_rules = [(rule, setting) for rule, setting in active if not rule.is_stack]
-        self._stack_rules = [(rule, setting) for rule, setting in active if rule.is_stack]
-        self._dispatch: dict[str, list[tuple[Rule, RuleSettings]]] = {}
+        self._active = [(rule, setting) for rule, setting in active if setting.level != "disabled"]
+        self._stack_rules = [(rule, setting) for rule, setting in self._active if rule.is_stack]
+        self._dispatch: dict[str, tuple[list[Call], list[Call], list[Call]]] = {}
 
-    def _rules_for(self, resource: Resource) -> list[tuple[Rule, RuleSettings]]:
+    def _rules_for(self, resource: Resource) -> tuple[list[Call], list[Call], list[Call]]:
+        """(resource, pod, container) rules for the resource's type token, computed once per token."""
         found = self._dispatch.get(resource.type)
         if found is None:
-            kind = resource.kind
-            found = self._dispatch[resource.type] = [(r, s) for r, s in self._resource_rules if kind in r.kinds]
+            calls = [(r.check, s.params, r.gpu, r, s) for r, s in self._active if resource.kind in r.kinds]
+            scoped = {scope: [call for call in calls if call[3].scope == scope] for scope in SCOPES}
+            found = self._dispatch[resource.type] = (scoped["resource"], scoped["pod"], scoped["container"])
         return found
 
-    @staticmethod
-    def _finding(rule: Rule, setting: RuleSettings, resource: Resource, violation: Violation) -> Finding:
-        return Finding(
-            rule.id, reported_level(setting.level), resource.kind, resource.namespace, resource.display_name,
-            violation.path, violation.message,
-        )  # fmt: skip
-
     def check_resource(self, resource: Resource) -> list[Finding]:
-        findings = []
-        for rule, setting in self._rules_for(resource):
-            assert rule.check is not None
-            for violation in rule.check(resource, setting.params):
-                if not (setting.exemptions and setting.exempts(resource)):
-                    findings.append(self._finding(rule, setting, resource, violation))
-        return findings
+        resource_rules, pod_rules, container_rules = self._rules_for(resource)
+        found: list[tuple[Rule, RuleSettings, Violation]] = []
+        # The loops are written out (no helper per call): this is the checker's innermost path.
+        for check, params, _, rule, setting in resource_rules:
+            for violation in check(resource, params):
+                found.append((rule, setting, violation))
+        if pod_rules or container_rules:
+            for pod in resource.pods:
+                uses_gpu = bool(pod.gpus)
+                for check, params, gpu, rule, setting in pod_rules:
+                    if gpu is None or gpu is uses_gpu:
+                        for violation in check(pod, resource, params):
+                            found.append((rule, setting, violation))
+                for container in pod.containers:
+                    has_gpu = bool(container.gpus)
+                    for check, params, gpu, rule, setting in container_rules:
+                        if gpu is None or gpu is has_gpu:
+                            for violation in check(container, pod, resource, params):
+                                found.append((rule, setting, violation))
+        return [
+            _finding(rule, setting, resource, violation)
+            for rule, setting, violation in found
+            if not (setting.exemptions and setting.exempts(resource))
+        ]
 
-    def check_stack(self, resources: Sequence[Resource]) -> list[Finding]:
+    def check_stack(self, stack: Stack) -> list[Finding]:
         findings = []
         for rule, setting in self._stack_rules:
-            assert rule.check_stack is not None
-            for violation in rule.check_stack(resources, setting.params):
+            for violation in rule.check(stack, setting.params):
                 subject = violation.subject
                 if subject is not None and not setting.exempts(subject):
-                    findings.append(self._finding(rule, setting, subject, violation))
+                    findings.append(_finding(rule, setting, subject, violation))
         return findings
 
     def run(self, resources: Iterable[Resource]) -> list[Finding]:
-        resources = list(resources)
-        findings = [finding for resource in resources for finding in self.check_resource(resource)]
-        return findings + self.check_stack(resources)
+        stack = Stack(resources)
+        findings = [finding for resource in stack.resources for finding in self.check_resource(resource)]
+        return findings + self.check_stack(stack)

@@ -49,16 +49,26 @@ _ACCELERATOR = re.compile(r"^(nvidia\.com/(gpu|mig-.+)|amd\.com/gpu|aws\.amazon\
 
 
 def mapping(value: Any) -> Mapping[str, Any]:
+    if type(value) is dict:  # the common cases first, without the slow ABC check
+        return value
+    if value is None:
+        return EMPTY
     return value if isinstance(value, Mapping) else EMPTY
 
 
 def sequence(value: Any) -> Sequence[Any]:
+    if type(value) is list:
+        return value
+    if value is None:
+        return ()
     return value if isinstance(value, Sequence) and not isinstance(value, (str, bytes)) else ()
 
 
 def mappings(value: Any) -> list[tuple[int, Mapping[str, Any]]]:
     """The (index, item) pairs of a list that are mappings; other items are skipped."""
-    return [(index, item) for index, item in enumerate(sequence(value)) if isinstance(item, Mapping)]
+    if not value:
+        return []
+    return [(i, item) for i, item in enumerate(sequence(value)) if type(item) is dict or isinstance(item, Mapping)]
 
 
 def text(value: Any) -> str | None:
@@ -89,6 +99,14 @@ def is_unknown(value: Any) -> bool:
 
 def quantity(value: Any) -> Decimal | None:
     """A resource quantity (`1`, `1.0`, `"1"`, `"500m"`, `"2Gi"`) or None when absent or malformed."""
+    try:
+        return _quantity(value)
+    except TypeError:  # unhashable: a mapping or list where a quantity belongs
+        return None
+
+
+@lru_cache(maxsize=4096, typed=True)  # typed: True, 1 and 1.0 are equal keys otherwise
+def _quantity(value: Any) -> Decimal | None:
     if value is None or value is UNKNOWN:
         return None
     try:
@@ -137,9 +155,15 @@ def version_of(token: str) -> str:
 # --- containers --------------------------------------------------------------------------------------
 
 
-@lru_cache(maxsize=1024)
+ZERO = Decimal(0)
+_accelerator_names: dict[str, bool] = {}
+
+
 def is_accelerator(resource_name: str) -> bool:
-    return bool(_ACCELERATOR.match(resource_name))
+    found = _accelerator_names.get(resource_name)
+    if found is None:
+        found = _accelerator_names[resource_name] = bool(_ACCELERATOR.match(resource_name))
+    return found
 
 
 def requests_of(container: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -150,19 +174,16 @@ def limits_of(container: Mapping[str, Any]) -> Mapping[str, Any]:
     return mapping(mapping(container.get("resources")).get("limits"))
 
 
-def accelerators(container: Mapping[str, Any]) -> dict[str, Decimal]:
-    """Accelerator resources a container asks for: the limit, else the request (a malformed one counts as 1)."""
+def accelerators(requests: Mapping[str, Any], limits: Mapping[str, Any]) -> dict[str, Decimal]:
+    """Accelerator resources asked for: the limit, else the request (a malformed amount counts as 1)."""
     found: dict[str, Decimal] = {}
-    for source in (requests_of(container), limits_of(container)):
+    for source in (requests, limits):
         for name, value in source.items():
-            if isinstance(name, str) and is_accelerator(name):
+            # Every accelerator is an extended resource (`vendor/name`); most keys are cpu and memory.
+            if type(name) is str and "/" in name and is_accelerator(name):
                 amount = quantity(value)
                 found[name] = amount if amount is not None else Decimal(1)
     return found
-
-
-def gpu_count(container: Mapping[str, Any]) -> Decimal:
-    return sum(accelerators(container).values(), Decimal(0))
 
 
 def env_value(container: Mapping[str, Any], name: str) -> Any:

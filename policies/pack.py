@@ -29,8 +29,9 @@ from pulumi_policy import (
 from pulumi_policy import proxy as sdk_proxy
 
 from policies.config import config_schema, rule_settings
+from policies.engine import Engine, Finding
 from policies.k8s import UNKNOWN
-from policies.model import Resource, Rule
+from policies.model import Resource, Rule, Stack
 from policies.registry import RULES
 
 PACK_NAME = "gpuplat"
@@ -60,33 +61,30 @@ def plain(value: Any) -> Any:
     return value
 
 
-def _message(resource: Resource, path: str, message: str) -> str:
-    return f"{resource.describe()} {path}: {message}"
+def _message(finding: Finding) -> str:
+    assert finding.subject is not None
+    return f"{finding.subject.describe()} {finding.path}: {finding.message}"
+
+
+def _engine(rule: Rule, config: Mapping[str, Any]) -> Engine:
+    """The library's engine with this one rule, its level left to CrossGuard (never disabled here)."""
+    settings = rule_settings(rule, config, "mandatory", strict=False)
+    return Engine({rule.id: settings}, rules={rule.id: rule})
 
 
 def resource_policy(rule: Rule) -> ResourceValidationPolicy:
-    check = rule.check
-    assert check is not None
-
     def validate(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
         resource = Resource(args.resource_type, args.name, plain(args.props), args.urn)
-        if resource.kind not in rule.kinds:
-            return
-        settings = rule_settings(rule, args.get_config(), strict=False)
-        if settings.exempts(resource):
-            return
-        for violation in check(resource, settings.params):
-            report_violation(_message(resource, violation.path, violation.message), None)
+        if resource.kind in rule.kinds:
+            for finding in _engine(rule, args.get_config()).check_resource(resource):
+                report_violation(_message(finding), None)
 
     return ResourceValidationPolicy(rule.id, rule.description, validate, **_metadata(rule))
 
 
 def stack_policy(rule: Rule) -> StackValidationPolicy:
-    check = rule.check_stack
-    assert check is not None
-
     def validate(args: StackValidationArgs, report_violation: ReportViolation) -> None:
-        resources = [
+        stack = Stack(
             Resource(
                 r.resource_type,
                 r.name,
@@ -95,12 +93,10 @@ def stack_policy(rule: Rule) -> StackValidationPolicy:
                 {key: tuple(d.urn for d in deps) for key, deps in r.property_dependencies.items()},
             )  # fmt: skip
             for r in args.resources
-        ]
-        settings = rule_settings(rule, args.get_config(), strict=False)
-        for violation in check(resources, settings.params):
-            subject = violation.subject
-            if subject is not None and not settings.exempts(subject):
-                report_violation(_message(subject, violation.path, violation.message), subject.urn or None)
+        )
+        for finding in _engine(rule, args.get_config()).check_stack(stack):
+            assert finding.subject is not None
+            report_violation(_message(finding), finding.subject.urn or None)
 
     return StackValidationPolicy(rule.id, rule.description, validate, **_metadata(rule))
 

@@ -25,7 +25,7 @@ from policies.k8s import (
     text,
     texts,
 )
-from policies.model import Resource
+from policies.model import Resource, Stack
 
 NODE_GROUP = "aws:eks/nodeGroup:NodeGroup"
 _GPU_FAMILY = re.compile(r"^(p\d|g\d)")  # p4d, p5, g5, g6e, ... (for instance types missing from the catalogue)
@@ -86,8 +86,8 @@ def node_group(resource: Resource) -> NodeGroupPool:
     )
 
 
-def node_groups(resources: Sequence[Resource]) -> list[NodeGroupPool]:
-    return [node_group(r) for r in resources if r.type == NODE_GROUP]
+def node_groups(stack: Stack) -> list[NodeGroupPool]:
+    return [node_group(r) for r in stack.of_kind(NODE_GROUP)]
 
 
 def flavor_pool(flavor: Resource) -> str:

@@ -10,10 +10,9 @@ them does so asynchronously, after `pulumi up` has already reported success.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
-from policies.k8s import EMPTY, mapping, mappings
+from policies.k8s import EMPTY, ZERO, accelerators, limits_of, mapping, mappings, requests_of, text
 
 CONTAINER_LISTS = ("containers", "initContainers", "ephemeralContainers")
 # KServe predictor shorthands: each is a container spec with a model server chosen by KServe.
@@ -23,40 +22,76 @@ KSERVE_FRAMEWORKS = (
 )  # fmt: skip
 
 
-@dataclass(frozen=True, slots=True)
 class Container:
-    """A container and its dotted path; `section` is the list it sits in (or the KServe framework key)."""
+    """A container, its dotted path, and the facts most rules need, computed once.
 
-    path: str
-    spec: Mapping[str, Any]
-    section: str
+    `section` is the list it sits in (or the KServe framework key); `accelerators` maps each accelerator
+    resource to its amount (the limit, else the request); `gpus` is their sum.
+    """
+
+    __slots__ = ("path", "spec", "section", "requests", "limits", "security", "accelerators", "gpus", "image")
+
+    def __init__(self, path: str, spec: Mapping[str, Any], section: str) -> None:
+        self.path, self.spec, self.section = path, spec, section
+        self.requests = requests_of(spec)
+        self.limits = limits_of(spec)
+        self.security = mapping(spec.get("securityContext"))
+        self.accelerators = accelerators(self.requests, self.limits)
+        self.gpus = sum(self.accelerators.values(), ZERO) if self.accelerators else ZERO
+        self.image = text(spec.get("image"))
 
     @property
     def is_app(self) -> bool:
         """Regular containers (and KServe model containers), not init or ephemeral ones."""
         return self.section not in ("initContainers", "ephemeralContainers")
 
+    def __repr__(self) -> str:
+        return f"Container({self.path!r})"
 
-@dataclass(frozen=True, slots=True)
+
 class PodSpec:
     """A pod spec (or a KServe component, which inlines the pod fields) and the containers in it.
 
     `role` tells the rules what the pod is for (`pod`, `ray-head`, `ray-worker`, `ray-submitter`,
     `kserve-predictor`, ...). `cluster` is the enclosing RayClusterSpec for Ray roles, `metadata` the
     template's metadata (labels, annotations) found at `metadata_path`; both empty when not applicable.
+    `gpus` is what the scheduler reserves: the app containers' sum, or the largest init container.
     """
 
-    path: str
-    spec: Mapping[str, Any]
-    role: str
-    containers: tuple[Container, ...]
-    metadata: Mapping[str, Any]
-    metadata_path: str
-    cluster: Mapping[str, Any]
+    __slots__ = (
+        "path",
+        "spec",
+        "role",
+        "containers",
+        "app_containers",
+        "metadata",
+        "metadata_path",
+        "cluster",
+        "security",
+        "gpus",
+    )
 
-    @property
-    def app_containers(self) -> tuple[Container, ...]:
-        return tuple(container for container in self.containers if container.is_app)
+    def __init__(
+        self,
+        path: str,
+        spec: Mapping[str, Any],
+        role: str,
+        containers: tuple[Container, ...],
+        metadata: Mapping[str, Any],
+        metadata_path: str,
+        cluster: Mapping[str, Any],
+    ) -> None:
+        self.path, self.spec, self.role, self.containers = path, spec, role, containers
+        self.app_containers = tuple(c for c in containers if c.is_app)
+        self.metadata, self.metadata_path, self.cluster = metadata, metadata_path, cluster
+        self.security = mapping(spec.get("securityContext"))
+        self.gpus = ZERO
+        if any(c.gpus for c in containers):
+            app = sum((c.gpus for c in self.app_containers), ZERO)
+            self.gpus = max([app, *(c.gpus for c in containers if c.section == "initContainers")])
+
+    def __repr__(self) -> str:
+        return f"PodSpec({self.path!r}, {self.role!r})"
 
 
 def _containers(spec: Mapping[str, Any], path: str, frameworks: tuple[str, ...] = ()) -> tuple[Container, ...]:

@@ -4,12 +4,11 @@ fit a node, and the add-ons that make `nvidia.com/gpu` exist at all.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
-from decimal import Decimal
+from collections.abc import Iterator, Mapping
 from typing import Any
 
-from policies.k8s import POOL_LABEL, format_number, gpu_count, mapping, mappings, number, text, texts
-from policies.model import Param, Params, Resource, Rule, Violation
+from policies.k8s import POOL_LABEL, format_number, mapping, mappings, number, text, texts
+from policies.model import Param, Params, Resource, Rule, Stack, Violation
 from policies.pools import NODE_GROUP, NodeGroupPool, node_group, node_groups
 from policies.walker import PodSpec
 
@@ -91,20 +90,13 @@ def _selects(pod: PodSpec, labels: Mapping[str, str]) -> bool:
     return not terms or any(all(satisfied(e) for _, e in mappings(t.get("matchExpressions"))) for t in terms)
 
 
-def pod_gpus(pod: PodSpec) -> Decimal:
-    """What the scheduler reserves: the app containers' sum, or the largest init container if larger."""
-    app = sum((gpu_count(c.spec) for c in pod.app_containers), Decimal(0))
-    init = max((gpu_count(c.spec) for c in pod.containers if c.section == "initContainers"), default=Decimal(0))
-    return max(app, init)
-
-
-def max_per_pod(resources: Sequence[Resource], params: Params) -> Iterator[Violation]:
-    gpu_groups: list[NodeGroupPool] = [g for g in node_groups(resources) if g.is_gpu and g.instance is not None]
+def max_per_pod(stack: Stack, params: Params) -> Iterator[Violation]:
+    gpu_groups: list[NodeGroupPool] = [g for g in node_groups(stack) if g.is_gpu and g.instance is not None]
     if not gpu_groups:
         return
-    for resource in resources:
+    for resource in stack.with_pods():
         for pod in resource.pods:
-            gpus = pod_gpus(pod)
+            gpus = pod.gpus
             if not gpus:
                 continue
             candidates = [g for g in gpu_groups if _selects(pod, g.labels)]
@@ -135,13 +127,13 @@ def _enabled(values: Mapping[str, Any], path: tuple[str, ...], default: bool = T
     return value if isinstance(value, bool) else default
 
 
-def stack_addons(resources: Sequence[Resource], params: Params) -> Iterator[Violation]:
+def stack_addons(stack: Stack, params: Params) -> Iterator[Violation]:
     """gpu-operator 26.7 deploys the device plugin and DCGM exporter with a ServiceMonitor by default."""
-    gpu_groups = [g for g in node_groups(resources) if g.is_gpu]
+    gpu_groups = [g for g in node_groups(stack) if g.is_gpu]
     if not gpu_groups:
         return
     plugin = exporter = monitor = False
-    for resource in resources:
+    for resource in stack.of_kind(*CHART_KINDS, "DaemonSet", "ServiceMonitor", "PodMonitor"):
         name = resource.display_name
         if resource.kind in CHART_KINDS:
             chart, values = _chart(resource)
@@ -183,8 +175,9 @@ RULES = [
         "GPU node groups use an NVIDIA AMI type (or a custom AMI from a launch template).",
         "high",
         "mandatory",
-        frozenset({NODE_GROUP}),
+        "resource",
         gpu_ami,
+        frozenset({NODE_GROUP}),
         params={"allowedAmiTypes": Param(NVIDIA_AMIS, "strings", "AMI types with NVIDIA drivers")},
     ),
     Rule(
@@ -192,8 +185,9 @@ RULES = [
         "GPU node groups carry the GPU NO_SCHEDULE taint and the pool label.",
         "high",
         "mandatory",
-        frozenset({NODE_GROUP}),
+        "resource",
         gpu_taint,
+        frozenset({NODE_GROUP}),
         params=_TAINT,
     ),
     Rule(
@@ -201,8 +195,9 @@ RULES = [
         "Node groups keep minSize <= desiredSize <= maxSize; GPU groups stay under the node cost cap.",
         "medium",
         "advisory",
-        frozenset({NODE_GROUP}),
+        "resource",
         scaling_bounds,
+        frozenset({NODE_GROUP}),
         params={"maxGpuNodes": Param(16, "number", "largest maxSize of a GPU node group")},
     ),
     Rule(
@@ -210,13 +205,15 @@ RULES = [
         "Each GPU pod selects a declared GPU node group whose nodes hold its GPU count.",
         "high",
         "mandatory",
-        check_stack=max_per_pod,
+        "stack",
+        max_per_pod,
     ),
     Rule(
         "gpu-stack-addons",
         "A stack with GPU node groups declares the device plugin (or GPU operator), a DCGM exporter and its monitor.",
         "medium",
         "advisory",
-        check_stack=stack_addons,
+        "stack",
+        stack_addons,
     ),
 ]

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
+from functools import lru_cache
 
 from policies.k8s import group_of, is_unknown, mapping, mappings, text, texts
-from policies.model import Param, Params, Resource, Rule, Violation
-from policies.walker import POD_KINDS
+from policies.model import NONE, Found, Param, Params, Resource, Rule, Stack, Violation, violation
+from policies.walker import POD_KINDS, Container, PodSpec
 
 NAMESPACED_KINDS = POD_KINDS | frozenset({
     "Service", "ConfigMap", "Secret", "ServiceAccount", "Role", "RoleBinding", "LocalQueue", "NetworkPolicy",
@@ -33,24 +34,20 @@ EXEC_RESOURCES = frozenset({"pods/exec", "pods/attach"})
 READ_VERBS = frozenset({"get", "list", "watch", "*"})
 
 
-def sa_token_automount(resource: Resource, params: Params) -> Iterator[Violation]:
-    for pod in resource.pods:
-        if pod.role == "ray-head" and pod.cluster.get("enableInTreeAutoscaling") is True:
-            continue  # the autoscaler sidecar in the head pod talks to the API server
-        if pod.spec.get("automountServiceAccountToken") is not False:
-            yield Violation(
-                f"{pod.path}.automountServiceAccountToken",
-                "service account token is mounted; set false unless the pod calls the API",
-            )
+def sa_token_automount(pod: PodSpec, resource: Resource, params: Params) -> Found:
+    if pod.role == "ray-head" and pod.cluster.get("enableInTreeAutoscaling") is True:
+        return NONE  # the autoscaler sidecar in the head pod talks to the API server
+    if pod.spec.get("automountServiceAccountToken") is False:
+        return NONE
+    message = "service account token is mounted; set false unless the pod calls the API"
+    return violation(f"{pod.path}.automountServiceAccountToken", message)
 
 
-def no_default_sa(resource: Resource, params: Params) -> Iterator[Violation]:
-    for pod in resource.pods:
-        name = pod.spec.get("serviceAccountName", pod.spec.get("serviceAccount"))
-        if is_unknown(name):
-            continue
-        if not text(name) or name == "default":
-            yield Violation(f"{pod.path}.serviceAccountName", "runs as the namespace's default service account")
+def no_default_sa(pod: PodSpec, resource: Resource, params: Params) -> Found:
+    name = pod.spec.get("serviceAccountName", pod.spec.get("serviceAccount"))
+    if is_unknown(name) or (text(name) and name != "default"):
+        return NONE
+    return violation(f"{pod.path}.serviceAccountName", "runs as the namespace's default service account")
 
 
 def no_default_namespace(resource: Resource, params: Params) -> Iterator[Violation]:
@@ -63,28 +60,36 @@ def no_default_namespace(resource: Resource, params: Params) -> Iterator[Violati
         yield Violation("metadata.namespace", "uses the default namespace")
 
 
-def secrets_not_in_env(resource: Resource, params: Params) -> Iterator[Violation]:
+@lru_cache(maxsize=4096)
+def _secret_name(name: str) -> bool:
+    return bool(SECRET_NAME.search(name))
+
+
+@lru_cache(maxsize=4096)
+def _secret_value(value: str) -> bool:
+    return bool(SECRET_VALUE.match(value))
+
+
+def secrets_not_in_env(c: Container, pod: PodSpec, resource: Resource, params: Params) -> Found:
     allow_refs = params["allowSecretKeyRef"]
-    for pod in resource.pods:
-        for container in pod.containers:
-            for index, variable in mappings(container.spec.get("env")):
-                name, value = text(variable.get("name")) or "", text(variable.get("value"))
-                if value and (SECRET_NAME.search(name) or SECRET_VALUE.match(value)):
-                    yield Violation(
-                        f"{container.path}.env[{index}].value", f"literal credential in environment variable {name!r}"
-                    )
-                if not allow_refs and "secretKeyRef" in mapping(variable.get("valueFrom")):
-                    yield Violation(
-                        f"{container.path}.env[{index}].valueFrom.secretKeyRef",
-                        f"secret exposed as environment variable {name!r}; mount it as a file",
-                    )
-            if not allow_refs:
-                for index, source in mappings(container.spec.get("envFrom")):
-                    if "secretRef" in source:
-                        yield Violation(
-                            f"{container.path}.envFrom[{index}].secretRef",
-                            "whole secret exposed as environment variables; mount it as a file",
-                        )
+    if not c.spec.get("env") and (allow_refs or not c.spec.get("envFrom")):
+        return NONE
+    found = []
+    for index, variable in mappings(c.spec.get("env")):
+        name, value = text(variable.get("name")) or "", text(variable.get("value"))
+        if value and (_secret_name(name) or _secret_value(value)):
+            found.append(
+                Violation(f"{c.path}.env[{index}].value", f"literal credential in environment variable {name!r}")
+            )
+        if not allow_refs and "secretKeyRef" in mapping(variable.get("valueFrom")):
+            message = f"secret exposed as environment variable {name!r}; mount it as a file"
+            found.append(Violation(f"{c.path}.env[{index}].valueFrom.secretKeyRef", message))
+    if not allow_refs:
+        for index, source in mappings(c.spec.get("envFrom")):
+            if "secretRef" in source:
+                message = "whole secret exposed as environment variables; mount it as a file"
+                found.append(Violation(f"{c.path}.envFrom[{index}].secretRef", message))
+    return found
 
 
 def service_exposure(resource: Resource, params: Params) -> Iterator[Violation]:
@@ -143,13 +148,13 @@ def rbac_least_privilege(resource: Resource, params: Params) -> Iterator[Violati
 # --- stack: every namespace with workloads has a NetworkPolicy or an Istio AuthorizationPolicy ----------
 
 
-def network_policy(resources: Sequence[Resource], params: Params) -> Iterator[Violation]:
-    ignored = set(texts(params["ignoreNamespaces"]))
-    covered = {r.namespace or "default" for r in resources if r.kind in ("NetworkPolicy", "AuthorizationPolicy")}
+def network_policy(stack: Stack, params: Params) -> Iterator[Violation]:
+    skipped = set(texts(params["ignoreNamespaces"]))
+    skipped |= {r.namespace or "default" for r in stack.of_kind("NetworkPolicy", "AuthorizationPolicy")}
     reported: set[str] = set()
-    for resource in resources:
+    for resource in stack.with_pods():
         namespace = resource.namespace or "default"
-        if resource.pods and namespace not in covered | ignored | reported:
+        if namespace not in skipped | reported:
             reported.add(namespace)
             yield Violation(
                 "metadata.namespace", f"namespace {namespace!r} has no NetworkPolicy or AuthorizationPolicy", resource
@@ -162,24 +167,27 @@ RULES = [
         "Pods do not mount a service account token unless they call the API (Ray head with autoscaling is allowed).",
         "medium",
         "advisory",
-        POD_KINDS,
+        "pod",
         sa_token_automount,
+        POD_KINDS,
     ),
     Rule(
         "k8s-no-default-sa",
         "Pods run as an explicit service account, not `default`.",
         "medium",
         "advisory",
-        POD_KINDS,
+        "pod",
         no_default_sa,
+        POD_KINDS,
     ),
     Rule(
         "k8s-no-default-namespace",
         "Namespaced objects set metadata.namespace, and not to `default`.",
         "medium",
         "mandatory",
-        NAMESPACED_KINDS,
+        "resource",
         no_default_namespace,
+        NAMESPACED_KINDS,
     ),
     Rule(
         "k8s-secrets-not-in-env",
@@ -187,8 +195,9 @@ RULES = [
         "secretKeyRef either.",
         "high",
         "mandatory",
-        POD_KINDS,
+        "container",
         secrets_not_in_env,
+        POD_KINDS,
         params={"allowSecretKeyRef": Param(True, "boolean", "allow env vars from secretKeyRef / envFrom secretRef")},
     ),
     Rule(
@@ -196,8 +205,9 @@ RULES = [
         "No NodePort, externalIPs or public LoadBalancer Services (ingress goes through the Istio gateway).",
         "high",
         "mandatory",
-        frozenset({"Service"}),
+        "resource",
         service_exposure,
+        frozenset({"Service"}),
         params={"allowInternalLoadBalancers": Param(True, "boolean", "allow LoadBalancers annotated as internal")},
     ),
     Rule(
@@ -205,7 +215,8 @@ RULES = [
         "Every namespace with workloads is covered by a NetworkPolicy or an Istio AuthorizationPolicy.",
         "medium",
         "advisory",
-        check_stack=network_policy,
+        "stack",
+        network_policy,
         params={
             "ignoreNamespaces": Param(
                 ["kube-system", "kube-public", "kube-node-lease"], "strings", "namespaces not checked"
@@ -217,15 +228,17 @@ RULES = [
         "Ingresses and Istio Gateways serve TLS (plain HTTP only to redirect).",
         "medium",
         "advisory",
-        frozenset({"Ingress", "Gateway"}),
+        "resource",
         ingress_tls,
+        frozenset({"Ingress", "Gateway"}),
     ),
     Rule(
         "k8s-rbac-least-privilege",
         "RBAC has no wildcards, escalation verbs, exec/attach, blanket secret reads or cluster-admin bindings.",
         "high",
         "mandatory",
-        frozenset({"Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding"}),
+        "resource",
         rbac_least_privilege,
+        frozenset({"Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding"}),
     ),
 ]

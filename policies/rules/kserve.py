@@ -7,7 +7,6 @@ from collections.abc import Iterator
 
 from policies.k8s import mappings, number, text, texts
 from policies.model import Param, Params, Resource, Rule, Violation
-from policies.rules.gpu import uses_gpu
 from policies.walker import KSERVE_FRAMEWORKS
 
 COMPONENT_ROLES = ("kserve-predictor", "kserve-transformer", "kserve-explainer")
@@ -22,7 +21,7 @@ def replica_bounds(resource: Resource, params: Params) -> Iterator[Violation]:
             yield Violation(
                 f"{pod.path}.minReplicas", "minReplicas not set (KServe defaults to 1, or 0 with scale-to-zero)"
             )
-        elif low == 0 and params["requireWarmGpu"] and pod.role == "kserve-predictor" and uses_gpu(pod):
+        elif low == 0 and params["requireWarmGpu"] and pod.role == "kserve-predictor" and pod.gpus:
             yield Violation(
                 f"{pod.path}.minReplicas", "GPU predictor scales to zero: every cold start reloads a multi-GB model"
             )
@@ -62,8 +61,9 @@ RULES = [
         "stay warm.",
         "high",
         "advisory",
-        frozenset({"InferenceService"}),
+        "resource",
         replica_bounds,
+        frozenset({"InferenceService"}),
         params={
             "requireWarmGpu": Param(True, "boolean", "forbid minReplicas 0 on GPU predictors"),
             "maxReplicas": Param(16, "number", "largest maxReplicas per component"),
@@ -74,8 +74,9 @@ RULES = [
         "Model storage URIs come from the allowed buckets and schemes.",
         "medium",
         "advisory",
-        frozenset({"InferenceService"}),
+        "resource",
         storage_uri_allowlist,
+        frozenset({"InferenceService"}),
         params={"allowedStorageUris": Param(["s3://", "pvc://"], "strings", "glob prefixes, e.g. 's3://models-prod/'")},
     ),
 ]

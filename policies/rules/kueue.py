@@ -6,7 +6,7 @@ A dangling reference leaves a queue inactive and workloads pending with no error
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from decimal import Decimal
 
 from policies.k8s import (
@@ -14,27 +14,20 @@ from policies.k8s import (
     QUEUE_LABEL,
     format_number,
     is_unknown,
-    limits_of,
     mapping,
     mappings,
     matching_tolerations,
     quantity,
-    requests_of,
     taint_effect,
     text,
     texts,
     version_of,
 )
-from policies.model import Param, Params, Resource, Rule, Violation
+from policies.model import Param, Params, Resource, Rule, Stack, Violation
 from policies.pools import flavor_pool, node_groups, pool_capacity
-from policies.rules.gpu import uses_gpu
 
 ADMITTED_KINDS = frozenset({"Job", "RayJob", "RayCluster", "RayService", "JobSet", "InferenceService"})
 MAX_RESOURCE_GROUPS = 16
-
-
-def _by_kind(resources: Sequence[Resource], kind: str) -> list[Resource]:
-    return [r for r in resources if r.kind == kind]
 
 
 def queue_label(resource: Resource, params: Params) -> Iterator[Violation]:
@@ -47,7 +40,7 @@ def queue_label(resource: Resource, params: Params) -> Iterator[Violation]:
     ):
         return  # runs on an existing cluster: nothing for Kueue to admit
     managed = resource.namespace in texts(params["managedNamespaces"])
-    if managed or any(uses_gpu(pod) for pod in resource.pods):
+    if managed or any(pod.gpus for pod in resource.pods):
         reason = "runs in a Kueue-managed namespace" if managed else "requests GPUs"
         yield Violation(
             "metadata.labels", f"{resource.kind} {reason} but has no {QUEUE_LABEL} label, so it bypasses quota"
@@ -82,23 +75,23 @@ def limits_need_cohort(resource: Resource, params: Params) -> Iterator[Violation
 # --- stack rules ----------------------------------------------------------------------------------------
 
 
-def _queued(resources: Sequence[Resource]) -> Iterator[tuple[Resource, str]]:
-    for resource in resources:
+def _queued(stack: Stack) -> Iterator[tuple[Resource, str]]:
+    for resource in stack.resources:
         name = resource.labels.get(QUEUE_LABEL)
         if isinstance(name, str) and name:
             yield resource, name
 
 
-def refs_resolve(resources: Sequence[Resource], params: Params) -> Iterator[Violation]:
-    cluster_queues = {r.display_name for r in _by_kind(resources, "ClusterQueue")}
-    flavors = {r.display_name for r in _by_kind(resources, "ResourceFlavor")}
-    local_queues = {(r.namespace, r.display_name) for r in _by_kind(resources, "LocalQueue")}
-    priorities = {r.display_name for r in _by_kind(resources, "WorkloadPriorityClass")}
-    for queue in _by_kind(resources, "LocalQueue"):
+def refs_resolve(stack: Stack, params: Params) -> Iterator[Violation]:
+    cluster_queues = {r.display_name for r in stack.of_kind("ClusterQueue")}
+    flavors = {r.display_name for r in stack.of_kind("ResourceFlavor")}
+    local_queues = {(r.namespace, r.display_name) for r in stack.of_kind("LocalQueue")}
+    priorities = {r.display_name for r in stack.of_kind("WorkloadPriorityClass")}
+    for queue in stack.of_kind("LocalQueue"):
         target = queue.spec.get("clusterQueue")
         if isinstance(target, str) and target not in cluster_queues:
             yield Violation("spec.clusterQueue", f"ClusterQueue {target!r} is not declared", queue)
-    for cluster_queue in _by_kind(resources, "ClusterQueue"):
+    for cluster_queue in stack.of_kind("ClusterQueue"):
         for g, group in mappings(cluster_queue.spec.get("resourceGroups")):
             for f, flavor in mappings(group.get("flavors")):
                 name = flavor.get("name")
@@ -108,14 +101,14 @@ def refs_resolve(resources: Sequence[Resource], params: Params) -> Iterator[Viol
                         f"ResourceFlavor {name!r} is not declared",
                         cluster_queue,
                     )
-    for workload, queue_name in _queued(resources):
+    for workload, queue_name in _queued(stack):
         if workload.kind != "LocalQueue" and (workload.namespace, queue_name) not in local_queues:
             yield Violation(
                 "metadata.labels",
                 f"LocalQueue {queue_name!r} is not declared in namespace {workload.namespace!r}",
                 workload,
             )
-    for workload in resources:
+    for workload in stack.resources:
         priority = workload.labels.get(PRIORITY_LABEL)
         if isinstance(priority, str) and priority and priority not in priorities:
             yield Violation("metadata.labels", f"WorkloadPriorityClass {priority!r} is not declared", workload)
@@ -126,15 +119,15 @@ def _requested(workload: Resource) -> set[str]:
     names: set[str] = set()
     for pod in workload.pods:
         for container in pod.containers:
-            for values in (requests_of(container.spec), limits_of(container.spec)):
+            for values in (container.requests, container.limits):
                 names.update(n for n, v in values.items() if isinstance(n, str) and quantity(v) != 0)
     return names
 
 
-def covers_requests(resources: Sequence[Resource], params: Params) -> Iterator[Violation]:
-    local_queues = {(r.namespace, r.display_name): r for r in _by_kind(resources, "LocalQueue")}
-    cluster_queues = {r.display_name: r for r in _by_kind(resources, "ClusterQueue")}
-    for workload, queue_name in _queued(resources):
+def covers_requests(stack: Stack, params: Params) -> Iterator[Violation]:
+    local_queues = {(r.namespace, r.display_name): r for r in stack.of_kind("LocalQueue")}
+    cluster_queues = {r.display_name: r for r in stack.of_kind("ClusterQueue")}
+    for workload, queue_name in _queued(stack):
         local_queue = local_queues.get((workload.namespace, queue_name))
         cluster_queue = cluster_queues.get(text(local_queue.spec.get("clusterQueue")) or "") if local_queue else None
         if cluster_queue is None:
@@ -155,12 +148,12 @@ def covers_requests(resources: Sequence[Resource], params: Params) -> Iterator[V
             )
 
 
-def quota_within_capacity(resources: Sequence[Resource], params: Params) -> Iterator[Violation]:
-    groups = node_groups(resources)
-    flavors = {r.display_name: r for r in _by_kind(resources, "ResourceFlavor")}
+def quota_within_capacity(stack: Stack, params: Params) -> Iterator[Violation]:
+    groups = node_groups(stack)
+    flavors = {r.display_name: r for r in stack.of_kind("ResourceFlavor")}
     totals: dict[tuple[str, str], Decimal] = {}
     first: dict[tuple[str, str], tuple[Resource, str]] = {}
-    for cluster_queue in _by_kind(resources, "ClusterQueue"):
+    for cluster_queue in stack.of_kind("ClusterQueue"):
         for g, group in mappings(cluster_queue.spec.get("resourceGroups")):
             for f, flavor in mappings(group.get("flavors")):
                 for r, entry in mappings(flavor.get("resources")):
@@ -185,9 +178,9 @@ def quota_within_capacity(resources: Sequence[Resource], params: Params) -> Iter
             )
 
 
-def flavor_matches_pool(resources: Sequence[Resource], params: Params) -> Iterator[Violation]:
-    groups = node_groups(resources)
-    for flavor in _by_kind(resources, "ResourceFlavor"):
+def flavor_matches_pool(stack: Stack, params: Params) -> Iterator[Violation]:
+    groups = node_groups(stack)
+    for flavor in stack.of_kind("ResourceFlavor"):
         pool = flavor_pool(flavor)
         labels = {k: v for k, v in mapping(flavor.spec.get("nodeLabels")).items()}
         taints = [(i, t) for i, t in mappings(flavor.spec.get("nodeTaints"))]
@@ -228,8 +221,9 @@ RULES = [
         "GPU workloads (and any in managed namespaces) that Kueue admits carry the queue-name label.",
         "high",
         "mandatory",
-        ADMITTED_KINDS,
+        "resource",
         queue_label,
+        ADMITTED_KINDS,
         params={"managedNamespaces": Param([], "strings", "namespaces where every admitted kind needs a queue")},
     ),
     Rule(
@@ -238,8 +232,9 @@ RULES = [
         "<= 16 resource groups.",
         "high",
         "mandatory",
-        frozenset({"ClusterQueue"}),
+        "resource",
         limits_need_cohort,
+        frozenset({"ClusterQueue"}),
     ),
     Rule(
         "kueue-refs-resolve",
@@ -247,14 +242,16 @@ RULES = [
         "priority-class -> WorkloadPriorityClass all resolve.",
         "high",
         "mandatory",
-        check_stack=refs_resolve,
+        "stack",
+        refs_resolve,
     ),
     Rule(
         "kueue-covers-gpu",
         "The ClusterQueue behind a workload's queue covers every resource it requests (GPUs included).",
         "high",
         "mandatory",
-        check_stack=covers_requests,
+        "stack",
+        covers_requests,
         params={
             "excludedResourcePrefixes": Param(
                 [], "strings", "Kueue's resources.excludeResourcePrefixes: requested resources Kueue ignores"
@@ -267,13 +264,15 @@ RULES = [
         "annotation).",
         "high",
         "advisory",
-        check_stack=quota_within_capacity,
+        "stack",
+        quota_within_capacity,
     ),
     Rule(
         "kueue-flavor-matches-pool",
         "ResourceFlavor node labels and taints match the node groups of its pool.",
         "high",
         "mandatory",
-        check_stack=flavor_matches_pool,
+        "stack",
+        flavor_matches_pool,
     ),
 ]

@@ -6,11 +6,11 @@ weakening a rule.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from policies.k8s import mapping, mappings, number, text, texts
-from policies.model import Param, Params, Resource, Rule, Violation
+from policies.model import NONE, Found, Param, Params, Resource, Rule, Violation, violation
 from policies.walker import POD_KINDS, Container, PodSpec
 
 # PSS baseline: capabilities a container may add (kubernetes.io/docs/concepts/security/pod-security-standards).
@@ -29,162 +29,155 @@ RESTRICTED_VOLUMES = frozenset({
     "name", "configMap", "csi", "downwardAPI", "emptyDir", "ephemeral", "persistentVolumeClaim", "projected", "secret",
 })  # fmt: skip
 CRI_SOCKETS = ("docker.sock", "containerd.sock", "crio.sock", "cri-dockerd.sock")
+APPARMOR_ANNOTATION = "container.apparmor.security.beta.kubernetes.io/"
 
 
-def _containers(resource: Resource) -> Iterator[tuple[PodSpec, Container, Mapping[str, Any]]]:
-    for pod in resource.pods:
-        for container in pod.containers:
-            yield pod, container, mapping(container.spec.get("securityContext"))
+def no_privileged(c: Container, pod: PodSpec, resource: Resource, params: Params) -> Found:
+    if c.security.get("privileged") is not True:
+        return NONE
+    return violation(f"{c.path}.securityContext.privileged", "privileged container")
 
 
-def _pod_context(pod: PodSpec) -> Mapping[str, Any]:
-    return mapping(pod.spec.get("securityContext"))
+def no_host_namespaces(pod: PodSpec, resource: Resource, params: Params) -> Found:
+    return [
+        Violation(f"{pod.path}.{field}", f"{field} shares the node's namespace")
+        for field in ("hostNetwork", "hostPID", "hostIPC")
+        if pod.spec.get(field) is True
+    ]
 
 
-def no_privileged(resource: Resource, params: Params) -> Iterator[Violation]:
-    for _, container, context in _containers(resource):
-        if context.get("privileged") is True:
-            yield Violation(f"{container.path}.securityContext.privileged", "privileged container")
+def no_host_ports(c: Container, pod: PodSpec, resource: Resource, params: Params) -> Found:
+    if not c.spec.get("ports"):
+        return NONE
+    return [
+        Violation(f"{c.path}.ports[{index}].hostPort", f"hostPort {port.get('hostPort')!r} binds a node port")
+        for index, port in mappings(c.spec.get("ports"))
+        if number(port.get("hostPort"))
+    ]
 
 
-def no_host_namespaces(resource: Resource, params: Params) -> Iterator[Violation]:
-    for pod in resource.pods:
-        for field in ("hostNetwork", "hostPID", "hostIPC"):
-            if pod.spec.get(field) is True:
-                yield Violation(f"{pod.path}.{field}", f"{field} shares the node's namespace")
-
-
-def no_host_ports(resource: Resource, params: Params) -> Iterator[Violation]:
-    for _, container, _ in _containers(resource):
-        for index, port in mappings(container.spec.get("ports")):
-            if number(port.get("hostPort")):
-                yield Violation(
-                    f"{container.path}.ports[{index}].hostPort", f"hostPort {port.get('hostPort')!r} binds a node port"
-                )
-
-
-def no_hostpath(resource: Resource, params: Params) -> Iterator[Violation]:
-    for pod in resource.pods:
-        for index, volume in mappings(pod.spec.get("volumes")):
-            if "hostPath" in volume:
-                path = text(mapping(volume.get("hostPath")).get("path")) or ""
-                what = "the container runtime socket" if path.endswith(CRI_SOCKETS) else f"host path {path!r}"
-                yield Violation(f"{pod.path}.volumes[{index}].hostPath", f"volume {volume.get('name')!r} mounts {what}")
+def no_hostpath(pod: PodSpec, resource: Resource, params: Params) -> Found:
+    if not pod.spec.get("volumes"):
+        return NONE
+    found = []
+    for index, volume in mappings(pod.spec.get("volumes")):
+        if "hostPath" in volume:
+            path = text(mapping(volume.get("hostPath")).get("path")) or ""
+            what = "the container runtime socket" if path.endswith(CRI_SOCKETS) else f"host path {path!r}"
+            found.append(
+                Violation(f"{pod.path}.volumes[{index}].hostPath", f"volume {volume.get('name')!r} mounts {what}")
+            )
+    return found
 
 
 def _capability(name: str) -> str:
     return name.upper().removeprefix("CAP_")
 
 
-def capabilities(resource: Resource, params: Params) -> Iterator[Violation]:
+def capabilities(c: Container, pod: PodSpec, resource: Resource, params: Params) -> Found:
+    caps = mapping(c.security.get("capabilities"))
+    add, drop = caps.get("add"), caps.get("drop")
     restricted = params["profile"] == "restricted"
+    if not add and (not restricted or (type(drop) is list and "ALL" in drop)):
+        return NONE  # the common, compliant case
     allowed = frozenset({"NET_BIND_SERVICE"}) if restricted else BASELINE_CAPABILITIES
-    for _, container, context in _containers(resource):
-        caps = mapping(context.get("capabilities"))
-        path = f"{container.path}.securityContext.capabilities"
-        added = sorted({_capability(cap) for cap in texts(caps.get("add"))} - allowed)
-        if added:
-            yield Violation(f"{path}.add", f"adds capabilities {', '.join(added)}")
-        if restricted and "ALL" not in {_capability(cap) for cap in texts(caps.get("drop"))}:
-            yield Violation(f"{path}.drop", "does not drop ALL capabilities")
+    path = f"{c.path}.securityContext.capabilities"
+    found = []
+    added = sorted({_capability(cap) for cap in texts(add)} - allowed)
+    if added:
+        found.append(Violation(f"{path}.add", f"adds capabilities {', '.join(added)}"))
+    if restricted and "ALL" not in {_capability(cap) for cap in texts(drop)}:
+        found.append(Violation(f"{path}.drop", "does not drop ALL capabilities"))
+    return found
 
 
-def no_privilege_escalation(resource: Resource, params: Params) -> Iterator[Violation]:
-    for _, container, context in _containers(resource):
-        if context.get("allowPrivilegeEscalation") is not False:
-            yield Violation(
-                f"{container.path}.securityContext.allowPrivilegeEscalation", "allowPrivilegeEscalation is not false"
+def no_privilege_escalation(c: Container, pod: PodSpec, resource: Resource, params: Params) -> Found:
+    if c.security.get("allowPrivilegeEscalation") is False:
+        return NONE
+    return violation(f"{c.path}.securityContext.allowPrivilegeEscalation", "allowPrivilegeEscalation is not false")
+
+
+def run_as_non_root(pod: PodSpec, resource: Resource, params: Params) -> Found:
+    found = []
+    if number(pod.security.get("runAsUser")) == 0:
+        found.append(Violation(f"{pod.path}.securityContext.runAsUser", "pod runs as UID 0"))
+    for c in pod.containers:
+        path = f"{c.path}.securityContext"
+        if number(c.security.get("runAsUser")) == 0:
+            found.append(Violation(f"{path}.runAsUser", "container runs as UID 0"))
+        if c.security.get("runAsNonRoot", pod.security.get("runAsNonRoot")) is not True:
+            found.append(Violation(f"{path}.runAsNonRoot", "runAsNonRoot is not true on the container or the pod"))
+    return found
+
+
+def seccomp(c: Container, pod: PodSpec, resource: Resource, params: Params) -> Found:
+    own = text(mapping(c.security.get("seccompProfile")).get("type"))
+    pod_profile = text(mapping(pod.security.get("seccompProfile")).get("type"))
+    effective = own or pod_profile
+    if effective in ("RuntimeDefault", "Localhost"):
+        return NONE
+    at = pod.path if own is None and pod_profile is not None else c.path
+    return violation(
+        f"{at}.securityContext.seccompProfile",
+        f"seccomp profile {effective or 'unset'} (want RuntimeDefault or Localhost)",
+    )
+
+
+def _hardening(context: Mapping[str, Any], path: str, what: str) -> list[Violation]:
+    """SELinux, AppArmor and Windows hostProcess settings of a pod or container security context."""
+    found: list[Violation] = []
+    options = context.get("seLinuxOptions")
+    if options:
+        options = mapping(options)
+        if options.get("type") is not None and options.get("type") not in SELINUX_TYPES:
+            found.append(
+                Violation(f"{path}.seLinuxOptions.type", f"SELinux type {options.get('type')!r} is not allowed")
             )
+        for field in ("user", "role"):
+            if options.get(field):
+                found.append(Violation(f"{path}.seLinuxOptions.{field}", f"SELinux {field} must not be set"))
+    if context.get("appArmorProfile") and mapping(context["appArmorProfile"]).get("type") == "Unconfined":
+        found.append(Violation(f"{path}.appArmorProfile.type", "AppArmor profile Unconfined"))
+    if context.get("windowsOptions") and mapping(context["windowsOptions"]).get("hostProcess") is True:
+        found.append(Violation(f"{path}.windowsOptions.hostProcess", f"Windows hostProcess {what}"))
+    return found
 
 
-def run_as_non_root(resource: Resource, params: Params) -> Iterator[Violation]:
-    for pod in resource.pods:
-        pod_context = _pod_context(pod)
-        if number(pod_context.get("runAsUser")) == 0:
-            yield Violation(f"{pod.path}.securityContext.runAsUser", "pod runs as UID 0")
-        for container in pod.containers:
-            context = mapping(container.spec.get("securityContext"))
-            path = f"{container.path}.securityContext"
-            if number(context.get("runAsUser")) == 0:
-                yield Violation(f"{path}.runAsUser", "container runs as UID 0")
-            non_root = context.get("runAsNonRoot", pod_context.get("runAsNonRoot"))
-            if non_root is not True:
-                yield Violation(f"{path}.runAsNonRoot", "runAsNonRoot is not true on the container or the pod")
-
-
-def seccomp(resource: Resource, params: Params) -> Iterator[Violation]:
-    for pod in resource.pods:
-        pod_profile = text(mapping(_pod_context(pod).get("seccompProfile")).get("type"))
-        for container in pod.containers:
-            own = text(mapping(mapping(container.spec.get("securityContext")).get("seccompProfile")).get("type"))
-            effective = own or pod_profile
-            if effective in ("RuntimeDefault", "Localhost"):
-                continue
-            at_pod = own is None and pod_profile is not None
-            path = (
-                f"{pod.path}.securityContext.seccompProfile"
-                if at_pod
-                else f"{container.path}.securityContext.seccompProfile"
+def pss_misc(pod: PodSpec, resource: Resource, params: Params) -> Found:
+    found = _hardening(pod.security, f"{pod.path}.securityContext", "pod")
+    for index, sysctl in mappings(pod.security.get("sysctls")):
+        if sysctl.get("name") not in SAFE_SYSCTLS:
+            found.append(
+                Violation(f"{pod.path}.securityContext.sysctls[{index}].name", f"unsafe sysctl {sysctl.get('name')!r}")
             )
-            yield Violation(path, f"seccomp profile {effective or 'unset'} (want RuntimeDefault or Localhost)")
-
-
-def _selinux(options: Mapping[str, Any], path: str) -> Iterator[Violation]:
-    if text(options.get("type")) not in SELINUX_TYPES and options.get("type") is not None:
-        yield Violation(f"{path}.seLinuxOptions.type", f"SELinux type {options.get('type')!r} is not allowed")
-    for field in ("user", "role"):
-        if options.get(field):
-            yield Violation(f"{path}.seLinuxOptions.{field}", f"SELinux {field} must not be set")
-
-
-def pss_misc(resource: Resource, params: Params) -> Iterator[Violation]:
-    for pod in resource.pods:
-        pod_context = _pod_context(pod)
-        pod_path = f"{pod.path}.securityContext"
-        yield from _selinux(mapping(pod_context.get("seLinuxOptions")), pod_path)
-        if mapping(pod_context.get("appArmorProfile")).get("type") == "Unconfined":
-            yield Violation(f"{pod_path}.appArmorProfile.type", "AppArmor profile Unconfined")
-        if mapping(pod_context.get("windowsOptions")).get("hostProcess") is True:
-            yield Violation(f"{pod_path}.windowsOptions.hostProcess", "Windows hostProcess pod")
-        for index, sysctl in mappings(pod_context.get("sysctls")):
-            if sysctl.get("name") not in SAFE_SYSCTLS:
-                yield Violation(f"{pod_path}.sysctls[{index}].name", f"unsafe sysctl {sysctl.get('name')!r}")
-        for key, value in mapping(pod.metadata.get("annotations")).items():
-            if (
-                isinstance(key, str)
-                and key.startswith("container.apparmor.security.beta.kubernetes.io/")
-                and value == "unconfined"
-            ):
-                yield Violation(f"{pod.metadata_path}.annotations", f"annotation {key} is unconfined")
-        for container in pod.containers:
-            context = mapping(container.spec.get("securityContext"))
-            path = f"{container.path}.securityContext"
-            yield from _selinux(mapping(context.get("seLinuxOptions")), path)
-            if mapping(context.get("appArmorProfile")).get("type") == "Unconfined":
-                yield Violation(f"{path}.appArmorProfile.type", "AppArmor profile Unconfined")
-            if context.get("procMount") not in (None, "Default"):
-                yield Violation(f"{path}.procMount", f"procMount {context.get('procMount')!r} unmasks /proc")
-            if mapping(context.get("windowsOptions")).get("hostProcess") is True:
-                yield Violation(f"{path}.windowsOptions.hostProcess", "Windows hostProcess container")
-
-
-def readonly_rootfs(resource: Resource, params: Params) -> Iterator[Violation]:
-    for _, container, context in _containers(resource):
-        if container.section != "ephemeralContainers" and context.get("readOnlyRootFilesystem") is not True:
-            yield Violation(
-                f"{container.path}.securityContext.readOnlyRootFilesystem",
-                "root filesystem is writable (mount emptyDir volumes for model and compile caches)",
+    for key, value in mapping(pod.metadata.get("annotations")).items():
+        if value == "unconfined" and isinstance(key, str) and key.startswith(APPARMOR_ANNOTATION):
+            found.append(Violation(f"{pod.metadata_path}.annotations", f"annotation {key} is unconfined"))
+    for c in pod.containers:
+        found += _hardening(c.security, f"{c.path}.securityContext", "container")
+        if c.security.get("procMount") not in (None, "Default"):
+            found.append(
+                Violation(
+                    f"{c.path}.securityContext.procMount", f"procMount {c.security.get('procMount')!r} unmasks /proc"
+                )
             )
+    return found
 
 
-def volume_types(resource: Resource, params: Params) -> Iterator[Violation]:
-    for pod in resource.pods:
-        for index, volume in mappings(pod.spec.get("volumes")):
-            for key in volume:
-                if key not in RESTRICTED_VOLUMES:
-                    yield Violation(
-                        f"{pod.path}.volumes[{index}].{key}", f"volume type {key} is outside the restricted set"
-                    )
+def readonly_rootfs(c: Container, pod: PodSpec, resource: Resource, params: Params) -> Found:
+    if c.section == "ephemeralContainers" or c.security.get("readOnlyRootFilesystem") is True:
+        return NONE
+    message = "root filesystem is writable (mount emptyDir volumes for model and compile caches)"
+    return violation(f"{c.path}.securityContext.readOnlyRootFilesystem", message)
+
+
+def volume_types(pod: PodSpec, resource: Resource, params: Params) -> Found:
+    return [
+        Violation(f"{pod.path}.volumes[{index}].{key}", f"volume type {key} is outside the restricted set")
+        for index, volume in mappings(pod.spec.get("volumes"))
+        for key in volume
+        if key not in RESTRICTED_VOLUMES
+    ]
 
 
 RULES = [
@@ -193,40 +186,45 @@ RULES = [
         "Containers are not privileged (GPUs come through resource limits, not device access).",
         "critical",
         "mandatory",
-        POD_KINDS,
+        "container",
         no_privileged,
+        POD_KINDS,
     ),
     Rule(
         "k8s-no-host-namespaces",
         "Pods do not share the node's network, PID or IPC namespace.",
         "critical",
         "mandatory",
-        POD_KINDS,
+        "pod",
         no_host_namespaces,
+        POD_KINDS,
     ),
     Rule(
         "k8s-no-host-ports",
         "Containers do not bind host ports.",
         "high",
         "mandatory",
-        POD_KINDS,
+        "container",
         no_host_ports,
+        POD_KINDS,
     ),
     Rule(
         "k8s-no-hostpath",
         "Pods do not mount host paths (node agents are exempted in config).",
         "high",
         "mandatory",
-        POD_KINDS,
+        "pod",
         no_hostpath,
+        POD_KINDS,
     ),
     Rule(
         "k8s-capabilities",
         "Containers drop ALL capabilities and add none beyond the profile (restricted: NET_BIND_SERVICE only).",
         "high",
         "mandatory",
-        POD_KINDS,
+        "container",
         capabilities,
+        POD_KINDS,
         params={"profile": Param("restricted", "string", "'restricted' or 'baseline' Pod Security Standard")},
     ),
     Rule(
@@ -234,24 +232,27 @@ RULES = [
         "Containers set allowPrivilegeEscalation: false.",
         "high",
         "mandatory",
-        POD_KINDS,
+        "container",
         no_privilege_escalation,
+        POD_KINDS,
     ),
     Rule(
         "k8s-run-as-non-root",
         "Containers run as non-root (runAsNonRoot: true, runAsUser not 0).",
         "high",
         "mandatory",
-        POD_KINDS,
+        "pod",
         run_as_non_root,
+        POD_KINDS,
     ),
     Rule(
         "k8s-seccomp",
         "Containers run under the RuntimeDefault or a Localhost seccomp profile.",
         "medium",
         "advisory",
-        POD_KINDS,
+        "container",
         seccomp,
+        POD_KINDS,
     ),
     Rule(
         "k8s-pss-misc",
@@ -259,23 +260,26 @@ RULES = [
         "hostProcess.",
         "medium",
         "mandatory",
-        POD_KINDS,
+        "pod",
         pss_misc,
+        POD_KINDS,
     ),
     Rule(
         "k8s-readonly-rootfs",
         "Containers have a read-only root filesystem.",
         "medium",
         "advisory",
-        POD_KINDS,
+        "container",
         readonly_rootfs,
+        POD_KINDS,
     ),
     Rule(
         "k8s-volume-types",
         "Pods use only the restricted volume types.",
         "medium",
         "advisory",
-        POD_KINDS,
+        "pod",
         volume_types,
+        POD_KINDS,
     ),
 ]

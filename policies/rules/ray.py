@@ -13,7 +13,6 @@ from typing import Any
 from policies.k8s import (
     ELASTIC_ANNOTATION,
     QUEUE_LABEL,
-    gpu_count,
     mapping,
     mappings,
     matching_tolerations,
@@ -21,7 +20,7 @@ from policies.k8s import (
     parse_image,
     text,
 )
-from policies.model import Param, Params, Resource, Rule, Violation
+from policies.model import NONE, Found, Param, Params, Resource, Rule, Violation, violation
 from policies.rules.gpu import TAINT_PARAMS
 from policies.walker import PodSpec
 
@@ -42,26 +41,22 @@ def _cluster_path(pod: PodSpec) -> str:
     return pod.path.removesuffix(".headGroupSpec.template.spec")
 
 
-def head_no_gpu(resource: Resource, params: Params) -> Iterator[Violation]:
-    for pod in resource.pods:
-        if pod.role != "ray-head":
-            continue
-        gpu_containers = [c for c in pod.containers if gpu_count(c.spec)]
-        if gpu_containers and not params["allowSingleNode"]:
-            for container in gpu_containers:
-                yield Violation(
-                    f"{container.path}.resources.limits", "Ray head requests GPUs; run GPU work on worker groups"
-                )
-        elif not gpu_containers and matching_tolerations(
-            pod.spec.get("tolerations"), params["taintKey"], params["taintEffect"]
-        ):
-            start = mapping(mapping(pod.cluster.get("headGroupSpec")).get("rayStartParams"))
-            if start.get("num-gpus") != "0":
-                yield Violation(
-                    f"{_cluster_path(pod)}.headGroupSpec.rayStartParams",
-                    "Ray head may land on a GPU node without requesting one: "
-                    'set rayStartParams num-gpus: "0" (kuberay#2098)',
-                )
+def head_no_gpu(pod: PodSpec, resource: Resource, params: Params) -> Found:
+    if pod.role != "ray-head":
+        return NONE
+    if pod.gpus:
+        if params["allowSingleNode"]:
+            return NONE
+        message = "Ray head requests GPUs; run GPU work on worker groups"
+        return [Violation(f"{c.path}.resources.limits", message) for c in pod.containers if c.gpus]
+    if not matching_tolerations(pod.spec.get("tolerations"), params["taintKey"], params["taintEffect"]):
+        return NONE
+    if mapping(mapping(pod.cluster.get("headGroupSpec")).get("rayStartParams")).get("num-gpus") == "0":
+        return NONE
+    return violation(
+        f"{_cluster_path(pod)}.headGroupSpec.rayStartParams",
+        'Ray head may land on a GPU node without requesting one: set rayStartParams num-gpus: "0" (kuberay#2098)',
+    )
 
 
 def worker_bounds(resource: Resource, params: Params) -> Iterator[Violation]:
@@ -173,8 +168,9 @@ RULES = [
         'Ray heads request no GPU; a head that can land on a GPU node sets num-gpus "0".',
         "medium",
         "mandatory",
-        RAY_KINDS,
+        "pod",
         head_no_gpu,
+        RAY_KINDS,
         params={**TAINT_PARAMS, "allowSingleNode": Param(False, "boolean", "allow GPU heads (single-node clusters)")},
     ),
     Rule(
@@ -182,8 +178,9 @@ RULES = [
         "Worker groups are named uniquely, set maxReplicas under the ceiling, and min <= replicas <= max.",
         "high",
         "mandatory",
-        RAY_KINDS,
+        "resource",
         worker_bounds,
+        RAY_KINDS,
         params={"maxReplicas": Param(64, "number", "largest maxReplicas per worker group")},
     ),
     Rule(
@@ -191,16 +188,18 @@ RULES = [
         "spec.rayVersion is set and matches the Ray image of head and workers.",
         "medium",
         "advisory",
-        RAY_KINDS,
+        "resource",
         version_consistency,
+        RAY_KINDS,
     ),
     Rule(
         "rayjob-lifecycle",
         "RayJobs shut their cluster down, expire (ttlSecondsAfterFinished) and have a deadline.",
         "high",
         "advisory",
-        frozenset({"RayJob"}),
+        "resource",
         rayjob_lifecycle,
+        frozenset({"RayJob"}),
     ),
     Rule(
         "ray-kueue-compat",
@@ -208,8 +207,9 @@ RULES = [
         "elastic, <= 17 worker groups, none named head.",
         "critical",
         "mandatory",
-        RAY_KINDS,
+        "resource",
         kueue_compat,
+        RAY_KINDS,
         params={"maxPodSets": Param(18, "integer", "Kueue's jobframework.MaxPodSets (head + worker groups)")},
     ),
 ]

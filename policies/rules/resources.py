@@ -6,151 +6,127 @@ without requests either bypasses quota or lands where it starves its neighbours.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from decimal import Decimal
+from functools import lru_cache
+from typing import Any
 
-from policies.k8s import (
-    GPU_RESOURCE,
-    format_number,
-    gpu_count,
-    limits_of,
-    mapping,
-    mappings,
-    quantity,
-    requests_of,
-    texts,
-)
-from policies.model import Param, Params, Resource, Rule, Violation
-from policies.walker import POD_KINDS
+from policies.k8s import GPU_RESOURCE, format_number, mapping, mappings, quantity, texts
+from policies.model import NONE, Found, Param, Params, Resource, Rule, Stack, Violation, violation
+from policies.walker import POD_KINDS, Container, PodSpec
+
+EPHEMERAL = "ephemeralContainers"
+SYSTEM_NAMESPACES = ["kube-system", "kube-public", "kube-node-lease"]  # ephemeral containers cannot set resources
 
 
-def _missing(values: object, names: tuple[str, ...]) -> list[str]:
-    present = mapping(values)
-    return [name for name in names if present.get(name) is None]
+def container_requests(c: Container, pod: PodSpec, resource: Resource, params: Params) -> Found:
+    if c.section == EPHEMERAL or (c.requests.get("cpu") is not None and c.requests.get("memory") is not None):
+        return NONE
+    missing = [name for name in ("cpu", "memory") if c.requests.get(name) is None]
+    return violation(f"{c.path}.resources.requests", f"no {' and '.join(missing)} request")
 
 
-def container_requests(resource: Resource, params: Params) -> Iterator[Violation]:
-    for pod in resource.pods:
-        for container in pod.containers:
-            if container.section == "ephemeralContainers":  # ephemeral containers cannot set resources
+def container_memory_limit(c: Container, pod: PodSpec, resource: Resource, params: Params) -> Found:
+    if c.section == EPHEMERAL or c.limits.get("memory") is not None:
+        return NONE
+    return violation(f"{c.path}.resources.limits", "no memory limit")
+
+
+def container_cpu_limit(c: Container, pod: PodSpec, resource: Resource, params: Params) -> Found:
+    if c.section == EPHEMERAL or c.limits.get("cpu") is not None:
+        return NONE
+    return violation(f"{c.path}.resources.limits", "no cpu limit")
+
+
+def limit_request_ratio(c: Container, pod: PodSpec, resource: Resource, params: Params) -> Found:
+    found = []
+    for name, key in (("cpu", "maxCpuRatio"), ("memory", "maxMemoryRatio")):
+        request, limit = c.requests.get(name), c.limits.get(name)
+        if request is not None and limit is not None and request != limit:
+            try:
+                problem = _ratio_problem(request, limit, params[key])
+            except TypeError:  # unhashable, so not a quantity
                 continue
-            missing = _missing(requests_of(container.spec), ("cpu", "memory"))
-            if missing:
-                yield Violation(f"{container.path}.resources.requests", f"no {' and '.join(missing)} request")
-
-
-def container_memory_limit(resource: Resource, params: Params) -> Iterator[Violation]:
-    for pod in resource.pods:
-        for container in pod.containers:
-            if container.section != "ephemeralContainers" and limits_of(container.spec).get("memory") is None:
-                yield Violation(f"{container.path}.resources.limits", "no memory limit")
-
-
-def container_cpu_limit(resource: Resource, params: Params) -> Iterator[Violation]:
-    for pod in resource.pods:
-        for container in pod.containers:
-            if container.section != "ephemeralContainers" and limits_of(container.spec).get("cpu") is None:
-                yield Violation(f"{container.path}.resources.limits", "no cpu limit")
-
-
-def limit_request_ratio(resource: Resource, params: Params) -> Iterator[Violation]:
-    maxima = {"cpu": quantity(params["maxCpuRatio"]), "memory": quantity(params["maxMemoryRatio"])}
-    for pod in resource.pods:
-        for container in pod.containers:
-            requests, limits = requests_of(container.spec), limits_of(container.spec)
-            for name, maximum in maxima.items():
-                request, limit = quantity(requests.get(name)), quantity(limits.get(name))
-                if request is None or limit is None or maximum is None:
-                    continue
-                path = f"{container.path}.resources.limits"
-                if limit < request:
-                    yield Violation(path, f"{name} limit {limits.get(name)} is below the request {requests.get(name)}")
-                elif request == 0:
-                    yield Violation(f"{container.path}.resources.requests", f"{name} request is zero")
-                elif limit / request > maximum:
-                    ratio = format_number((limit / request).quantize(Decimal("0.01")))
-                    yield Violation(path, f"{name} limit/request ratio {ratio} exceeds {format_number(maximum)}")
-
-
-def resource_max(resource: Resource, params: Params) -> Iterator[Violation]:
-    ceilings = {"cpu": quantity(params["maxCpu"]), "memory": quantity(params["maxMemory"])}
-    max_gpus = quantity(params["maxGpuPerPod"])
-    for pod in resource.pods:
-        for container in pod.containers:
-            requests, limits = requests_of(container.spec), limits_of(container.spec)
-            for name, ceiling in ceilings.items():
-                key = "limits" if limits.get(name) is not None else "requests"
-                raw = (limits if key == "limits" else requests).get(name)
-                amount = quantity(raw)
-                if amount is not None and ceiling is not None and amount > ceiling:
-                    yield Violation(
-                        f"{container.path}.resources.{key}",
-                        f"{name} {raw} exceeds the ceiling {params['max' + name.capitalize()]}",
-                    )
-        gpus = sum((gpu_count(container.spec) for container in pod.app_containers), Decimal(0))
-        if max_gpus is not None and gpus > max_gpus:
-            yield Violation(
-                f"{pod.path}.containers",
-                f"{format_number(gpus)} GPUs per pod exceed the ceiling {format_number(max_gpus)}",
-            )
-
-
-def ephemeral_storage(resource: Resource, params: Params) -> Iterator[Violation]:
-    for pod in resource.pods:
-        for container in pod.containers:
-            if container.section == "ephemeralContainers":
-                continue
-            for key, values in (("requests", requests_of(container.spec)), ("limits", limits_of(container.spec))):
-                if values.get("ephemeral-storage") is None:
-                    yield Violation(f"{container.path}.resources.{key}", f"no ephemeral-storage {key[:-1]}")
-        for index, volume in mappings(pod.spec.get("volumes")):
-            empty_dir = volume.get("emptyDir")
-            if empty_dir is not None and mapping(empty_dir).get("sizeLimit") is None:
-                yield Violation(
-                    f"{pod.path}.volumes[{index}].emptyDir", f"emptyDir volume {volume.get('name')!r} has no sizeLimit"
-                )
-
-
-# --- stack: namespaces with workloads declare a ResourceQuota -----------------------------------------
-
-
-def _workload_namespaces(resources: Sequence[Resource], ignored: set[str]) -> dict[str, list[Resource]]:
-    found: dict[str, list[Resource]] = {}
-    for resource in resources:
-        if resource.kind in POD_KINDS and resource.pods:
-            namespace = resource.namespace or "default"
-            if namespace not in ignored:
-                found.setdefault(namespace, []).append(resource)
+            if problem is not None:
+                section, message = problem
+                found.append(Violation(f"{c.path}.resources.{section}", f"{name} {message}"))
     return found
 
 
-def namespace_quota(resources: Sequence[Resource], params: Params) -> Iterator[Violation]:
+@lru_cache(maxsize=4096, typed=True)
+def _ratio_problem(raw_request: Any, raw_limit: Any, raw_maximum: Any) -> tuple[str, str] | None:
+    """(section, message) when the limit is below the request or too many times it; cached (values repeat)."""
+    request, limit, maximum = quantity(raw_request), quantity(raw_limit), quantity(raw_maximum)
+    if request is None or limit is None or maximum is None:
+        return None
+    if limit < request:
+        return "limits", f"limit {raw_limit} is below the request {raw_request}"
+    if request == 0:
+        return "requests", "request is zero"
+    if limit / request > maximum:
+        ratio = format_number((limit / request).quantize(Decimal("0.01")))
+        return "limits", f"limit/request ratio {ratio} exceeds {format_number(maximum)}"
+    return None
+
+
+def resource_max(pod: PodSpec, resource: Resource, params: Params) -> Found:
+    found = []
+    ceilings = (("cpu", "maxCpu", quantity(params["maxCpu"])), ("memory", "maxMemory", quantity(params["maxMemory"])))
+    for c in pod.containers:
+        for name, key, ceiling in ceilings:
+            section = "limits" if c.limits.get(name) is not None else "requests"
+            raw = (c.limits if section == "limits" else c.requests).get(name)
+            amount = quantity(raw)
+            if amount is not None and ceiling is not None and amount > ceiling:
+                found.append(
+                    Violation(f"{c.path}.resources.{section}", f"{name} {raw} exceeds the ceiling {params[key]}")
+                )
+    ceiling = quantity(params["maxGpuPerPod"])
+    if ceiling is not None and pod.gpus > ceiling:
+        message = f"{format_number(pod.gpus)} GPUs per pod exceed the ceiling {format_number(ceiling)}"
+        found.append(Violation(f"{pod.path}.containers", message))
+    return found
+
+
+def ephemeral_storage(pod: PodSpec, resource: Resource, params: Params) -> Found:
+    found = []
+    for c in pod.containers:
+        if c.section == EPHEMERAL:
+            continue
+        for key, values in (("requests", c.requests), ("limits", c.limits)):
+            if values.get("ephemeral-storage") is None:
+                found.append(Violation(f"{c.path}.resources.{key}", f"no ephemeral-storage {key[:-1]}"))
+    for index, volume in mappings(pod.spec.get("volumes")):
+        empty_dir = volume.get("emptyDir")
+        if empty_dir is not None and mapping(empty_dir).get("sizeLimit") is None:
+            message = f"emptyDir volume {volume.get('name')!r} has no sizeLimit"
+            found.append(Violation(f"{pod.path}.volumes[{index}].emptyDir", message))
+    return found
+
+
+def namespace_quota(stack: Stack, params: Params) -> Iterator[Violation]:
+    """Namespaces with workloads declare a ResourceQuota; one capping GPUs where GPU workloads run."""
     ignored = set(texts(params["ignoreNamespaces"]))
     quotas: dict[str, list[Resource]] = {}
-    limit_ranges: set[str] = set()
-    for resource in resources:
-        if resource.kind == "ResourceQuota":
-            quotas.setdefault(resource.namespace or "default", []).append(resource)
-        elif resource.kind == "LimitRange":
-            limit_ranges.add(resource.namespace or "default")
-    for namespace, workloads in _workload_namespaces(resources, ignored).items():
-        first = workloads[0]
+    for quota in stack.of_kind("ResourceQuota"):
+        quotas.setdefault(quota.namespace or "default", []).append(quota)
+    limit_ranges = {r.namespace or "default" for r in stack.of_kind("LimitRange")}
+    workloads: dict[str, list[Resource]] = {}
+    for resource in stack.with_pods():
+        if (resource.namespace or "default") not in ignored:
+            workloads.setdefault(resource.namespace or "default", []).append(resource)
+    for namespace, members in workloads.items():
+        first = members[0]
         if namespace not in quotas:
             yield Violation("metadata.namespace", f"namespace {namespace!r} has workloads but no ResourceQuota", first)
             continue
         if params["requireLimitRange"] and namespace not in limit_ranges:
             yield Violation("metadata.namespace", f"namespace {namespace!r} has no LimitRange", first)
-        uses_gpus = any(gpu_count(c.spec) for w in workloads for pod in w.pods for c in pod.containers)
-        hard_keys = {
-            key for quota in quotas[namespace] for key in mapping(quota.spec.get("hard")) if isinstance(key, str)
-        }
-        if uses_gpus and not hard_keys & {f"requests.{GPU_RESOURCE}", f"limits.{GPU_RESOURCE}"}:
-            quota = quotas[namespace][0]
-            yield Violation(
-                "spec.hard",
-                f"namespace {namespace!r} runs GPU workloads but its quota does not cap requests.{GPU_RESOURCE}",
-                quota,
-            )
+        hard = {key for quota in quotas[namespace] for key in mapping(quota.spec.get("hard")) if isinstance(key, str)}
+        uses_gpus = any(pod.gpus for member in members for pod in member.pods)
+        if uses_gpus and not hard & {f"requests.{GPU_RESOURCE}", f"limits.{GPU_RESOURCE}"}:
+            message = f"namespace {namespace!r} runs GPU workloads but its quota does not cap requests.{GPU_RESOURCE}"
+            yield Violation("spec.hard", message, quotas[namespace][0])
 
 
 RULES = [
@@ -159,32 +135,36 @@ RULES = [
         "Every container sets cpu and memory requests (Kueue admits and the scheduler packs on them).",
         "high",
         "mandatory",
-        POD_KINDS,
+        "container",
         container_requests,
+        POD_KINDS,
     ),
     Rule(
         "k8s-container-memory-limit",
         "Every container sets a memory limit.",
         "high",
         "mandatory",
-        POD_KINDS,
+        "container",
         container_memory_limit,
+        POD_KINDS,
     ),
     Rule(
         "k8s-container-cpu-limit",
         "Every container sets a cpu limit (CPU throttling starves data loaders).",
         "medium",
         "advisory",
-        POD_KINDS,
+        "container",
         container_cpu_limit,
+        POD_KINDS,
     ),
     Rule(
         "k8s-limit-request-ratio",
         "Limits stay within a ratio of requests (memory limit equal to the request by default).",
         "medium",
         "advisory",
-        POD_KINDS,
+        "container",
         limit_request_ratio,
+        POD_KINDS,
         params={
             "maxCpuRatio": Param(4, "number", "largest cpu limit/request ratio"),
             "maxMemoryRatio": Param(1, "number", "largest memory limit/request ratio (1 = limit equals request)"),
@@ -195,8 +175,9 @@ RULES = [
         "Containers stay under the per-environment cpu and memory ceilings, pods under the GPU ceiling.",
         "medium",
         "mandatory",
-        POD_KINDS,
+        "pod",
         resource_max,
+        POD_KINDS,
         params={
             "maxCpu": Param("32", "quantity", "largest cpu limit (or request) per container"),
             "maxMemory": Param("256Gi", "quantity", "largest memory limit (or request) per container"),
@@ -209,19 +190,19 @@ RULES = [
         "cause DiskPressure evictions).",
         "medium",
         "advisory",
-        POD_KINDS,
+        "pod",
         ephemeral_storage,
+        POD_KINDS,
     ),
     Rule(
         "k8s-namespace-quota",
         "Every namespace with workloads declares a ResourceQuota, capping GPUs where GPU workloads run.",
         "medium",
         "advisory",
-        check_stack=namespace_quota,
+        "stack",
+        namespace_quota,
         params={
-            "ignoreNamespaces": Param(
-                ["kube-system", "kube-public", "kube-node-lease"], "strings", "namespaces not checked"
-            ),
+            "ignoreNamespaces": Param(SYSTEM_NAMESPACES, "strings", "namespaces not checked"),
             "requireLimitRange": Param(False, "boolean", "also require a LimitRange"),
         },
     ),

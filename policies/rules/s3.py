@@ -7,11 +7,11 @@ even while the bucket's name is not), or else by equal name.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from policies.k8s import mapping, mappings, text
-from policies.model import Param, Params, Resource, Rule, Violation
+from policies.model import Param, Params, Resource, Rule, Stack, Violation
 from policies.rules.aws import policy_document, public_principal, statements
 
 BUCKETS = frozenset({"aws:s3/bucket:Bucket", "aws:s3/bucketV2:BucketV2"})
@@ -38,12 +38,12 @@ def _refers(companion: Resource, bucket: Resource, field: str = "bucket") -> boo
     return text(companion.props.get(field)) in _names(bucket)
 
 
-def _attached(resources: Sequence[Resource], bucket: Resource, types: frozenset[str]) -> list[Resource]:
-    return [r for r in resources if r.type in types and _refers(r, bucket)]
+def _attached(stack: Stack, bucket: Resource, types: frozenset[str]) -> list[Resource]:
+    return [r for r in stack.of_kind(*types) if _refers(r, bucket)]
 
 
-def _buckets(resources: Sequence[Resource]) -> list[Resource]:
-    return [r for r in resources if r.type in BUCKETS]
+def _buckets(stack: Stack) -> list[Resource]:
+    return stack.of_kind(*BUCKETS)
 
 
 def _algorithms(rules: Any) -> list[str]:
@@ -52,11 +52,11 @@ def _algorithms(rules: Any) -> list[str]:
     return [str(mapping(rule.get("applyServerSideEncryptionByDefault")).get("sseAlgorithm")) for rule in items]
 
 
-def s3_encryption(resources: Sequence[Resource], params: Params) -> Iterator[Violation]:
-    for bucket in _buckets(resources):
+def s3_encryption(stack: Stack, params: Params) -> Iterator[Violation]:
+    for bucket in _buckets(stack):
         inline = mapping(bucket.props.get("serverSideEncryptionConfiguration")).get("rule")
         algorithms = _algorithms(inline) if inline is not None else []
-        for companion in _attached(resources, bucket, ENCRYPTION):
+        for companion in _attached(stack, bucket, ENCRYPTION):
             algorithms += _algorithms(companion.props.get("rules"))
         if not algorithms:
             yield Violation(
@@ -66,9 +66,9 @@ def s3_encryption(resources: Sequence[Resource], params: Params) -> Iterator[Vio
             yield Violation("serverSideEncryptionConfiguration", "bucket is not encrypted with KMS", bucket)
 
 
-def s3_public_access(resources: Sequence[Resource], params: Params) -> Iterator[Violation]:
-    for bucket in _buckets(resources):
-        blocks = _attached(resources, bucket, PUBLIC_ACCESS_BLOCK)
+def s3_public_access(stack: Stack, params: Params) -> Iterator[Violation]:
+    for bucket in _buckets(stack):
+        blocks = _attached(stack, bucket, PUBLIC_ACCESS_BLOCK)
         if not blocks:
             yield Violation("bucket", "bucket has no BucketPublicAccessBlock", bucket)
         for block in blocks:
@@ -79,11 +79,11 @@ def s3_public_access(resources: Sequence[Resource], params: Params) -> Iterator[
                 )
         if bucket.props.get("acl") in PUBLIC_ACLS:
             yield Violation("acl", f"public ACL {bucket.props.get('acl')!r}", bucket)
-        for acl in _attached(resources, bucket, ACLS):
+        for acl in _attached(stack, bucket, ACLS):
             if acl.props.get("acl") in PUBLIC_ACLS:
                 yield Violation("acl", f"public ACL {acl.props.get('acl')!r}", acl)
         for holder, value in [(bucket, bucket.props.get("policy"))] + [
-            (p, p.props.get("policy")) for p in _attached(resources, bucket, POLICIES)
+            (p, p.props.get("policy")) for p in _attached(stack, bucket, POLICIES)
         ]:
             document = policy_document(value)
             for index, statement in statements(document) if document is not None else ():
@@ -93,18 +93,18 @@ def s3_public_access(resources: Sequence[Resource], params: Params) -> Iterator[
                     )
 
 
-def s3_versioning_logging(resources: Sequence[Resource], params: Params) -> Iterator[Violation]:
-    loggings = [r for r in resources if r.type in LOGGING]
-    log_buckets = {b for b in _buckets(resources) for log in loggings if _refers(log, b, "targetBucket")}
-    for bucket in _buckets(resources):
+def s3_versioning_logging(stack: Stack, params: Params) -> Iterator[Violation]:
+    loggings = stack.of_kind(*LOGGING)
+    log_buckets = {b for b in _buckets(stack) for log in loggings if _refers(log, b, "targetBucket")}
+    for bucket in _buckets(stack):
         enabled = mapping(bucket.props.get("versioning")).get("enabled") is True or any(
             mapping(v.props.get("versioningConfiguration")).get("status") == "Enabled"
-            for v in _attached(resources, bucket, VERSIONING)
+            for v in _attached(stack, bucket, VERSIONING)
         )
         if not enabled:
             yield Violation("versioning", "bucket versioning is not enabled (no rollback of model artifacts)", bucket)
         logged = mapping(bucket.props.get("logging")).get("targetBucket") is not None or _attached(
-            resources, bucket, LOGGING
+            stack, bucket, LOGGING
         )
         if params["requireLogging"] and not logged and bucket not in log_buckets:
             yield Violation("logging", "bucket access logging is not enabled", bucket)
@@ -116,7 +116,8 @@ RULES = [
         "Every bucket has a server-side encryption configuration (KMS when required).",
         "high",
         "mandatory",
-        check_stack=s3_encryption,
+        "stack",
+        s3_encryption,
         params={"requireKms": Param(False, "boolean", "require aws:kms encryption")},
     ),
     Rule(
@@ -124,14 +125,16 @@ RULES = [
         "Every bucket has a public access block with all four flags, and no public ACL or policy.",
         "critical",
         "mandatory",
-        check_stack=s3_public_access,
+        "stack",
+        s3_public_access,
     ),
     Rule(
         "aws-s3-versioning-logging",
         "Buckets are versioned (model artifact rollback) and access-logged (log buckets excepted).",
         "medium",
         "advisory",
-        check_stack=s3_versioning_logging,
+        "stack",
+        s3_versioning_logging,
         params={"requireLogging": Param(True, "boolean", "also require access logging")},
     ),
 ]

@@ -213,6 +213,8 @@ SHAPES: dict[str, Shape] = {
                 "RayJob",
                 {
                     "shutdownAfterJobFinishes": True,
+                    "ttlSecondsAfterFinished": 600,
+                    "activeDeadlineSeconds": 36000,
                     "rayClusterSpec": _ray_cluster(pod_spec(), [pod_spec()]),
                     "submitterPodTemplate": _template(t),
                 },
