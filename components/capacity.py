@@ -98,6 +98,38 @@ class PoolQuota:
     gpus: int
 
 
+def serving_floor(spec: PlatformSpec, pool_name: str) -> Allocatable:
+    """What the model services on a pool always hold: min replicas (and canary replicas) x per-pod requests.
+
+    Model services are not admitted by Kueue, yet they run on the same nodes; leaving their floor out of
+    the Kueue quotas keeps Kueue from admitting work that would then sit Pending behind them.
+    """
+    sidecar = spec.addons.istio.enabled
+    cpu = memory = gpus = 0
+    for service in spec.model_services.values():
+        if service.pool != pool_name:
+            continue
+        replicas = service.replicas.min * (2 if service.canary is not None else 1)
+        pod = pod_request(service.resources, sidecar)
+        cpu += pod.cpu_millis * replicas
+        memory += pod.memory_bytes * replicas
+        gpus += pod.gpus * replicas
+    return Allocatable(cpu_millis=cpu, memory_bytes=memory, gpus=gpus)
+
+
+def queue_capacity(spec: PlatformSpec, pool_name: str) -> Allocatable | None:
+    """The part of a pool Kueue may hand out: its capacity minus the serving floor (never negative)."""
+    capacity = pool_capacity(spec.node_pools[pool_name])
+    if capacity is None:
+        return None
+    floor = serving_floor(spec, pool_name)
+    return Allocatable(
+        cpu_millis=max(capacity.cpu_millis - floor.cpu_millis, 0),
+        memory_bytes=max(capacity.memory_bytes - floor.memory_bytes, 0),
+        gpus=max(capacity.gpus - floor.gpus, 0),
+    )
+
+
 def team_pools(spec: PlatformSpec, team_name: str) -> list[str]:
     """Pools a team may use: its `pools`, else every pool (sorted for stable output)."""
     pools = spec.teams[team_name].pools
@@ -110,13 +142,14 @@ def _split(total: int, shares: int, index: int) -> int:
 
 
 def derive_quotas(spec: PlatformSpec) -> dict[str, dict[str, PoolQuota]]:
-    """Nominal quotas per ClusterQueue and pool.
+    """Nominal quotas per ClusterQueue and pool, out of each pool's `queue_capacity`.
 
-    `shared` mode: one queue (`shared`) gets every pool whole. `per_team`: explicit team quotas are
-    kept, and what is left of each pool is split evenly among the teams that use it without one, so
-    the quotas of a pool add up to exactly its capacity.
+    `shared` mode: one queue (`shared`) gets every pool's queue capacity whole. `per_team`: explicit team
+    quotas are kept, and what is left of each pool is split evenly among the teams that use it without
+    one, so the quotas of a pool add up to exactly its queue capacity: all of it admissible, none of it
+    over-committed.
     """
-    capacities = {name: pool_capacity(pool) for name, pool in spec.node_pools.items()}
+    capacities = {name: queue_capacity(spec, name) for name in spec.node_pools}
     if spec.queueing.mode == "shared":
         return {
             "shared": {
@@ -156,10 +189,10 @@ def derive_quotas(spec: PlatformSpec) -> dict[str, dict[str, PoolQuota]]:
 
 
 def over_commit(spec: PlatformSpec) -> list[tuple[str, str, str]]:
-    """(pool, resource, reason) for each pool whose explicit quotas exceed its capacity."""
+    """(pool, resource, reason) for each pool whose explicit quotas exceed its queue capacity."""
     problems = []
     for pool_name, pool in sorted(spec.node_pools.items()):
-        capacity = pool_capacity(pool)
+        capacity = queue_capacity(spec, pool_name)
         if capacity is None:
             continue
         explicit = [team.queue.quotas[pool_name] for team in spec.teams.values()
@@ -173,6 +206,7 @@ def over_commit(spec: PlatformSpec) -> list[tuple[str, str, str]]:
         for resource, (asked, available, unit) in totals.items():
             if asked > available:
                 problems.append((pool_name, resource,
-                                 f"quotas total {asked}{unit} but pool {pool_name!r} can schedule only "
-                                 f"{available}{unit} ({pool.max_nodes} nodes at most)"))
+                                 f"quotas total {asked}{unit} but pool {pool_name!r} can give Kueue only "
+                                 f"{available}{unit} ({pool.max_nodes} nodes at most, less the model "
+                                 "services' min replicas)"))
     return problems

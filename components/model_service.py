@@ -64,10 +64,6 @@ class ModelService(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         self.endpoint = serving.endpoint(ctx, service_name, service)
 
-        warning = serving.scaling_warning(ctx, service_name, service)
-        if warning:
-            pulumi.log.warn(warning, resource=self)
-
         locations = serving.s3_locations(service)
         irsa = args.identity is not None and bool(locations)
         account = serving.service_account(ctx, service_name, service, irsa=irsa)

@@ -109,15 +109,6 @@ def uses_hpa_metric(service: ModelService) -> bool:
     return service.scaling is not None and service.scaling.metric in HPA_METRICS
 
 
-def scaling_warning(ctx: BuildContext, name: str, service: ModelService) -> str | None:
-    """Standard mode scales with an HPA on cpu or memory only; KServe then ignores concurrency and rps."""
-    if ctx.deployment_mode == "Standard" and service.scaling is not None and not uses_hpa_metric(service):
-        return (f"model_services.{name}.scaling: KServe Standard mode autoscales with an HPA on cpu or memory only; "
-                f"metric {service.scaling.metric!r} is ignored and the HPA falls back to 80% CPU utilisation "
-                "(use metric cpu/memory, or addons.kserve.deployment_mode: Knative)")
-    return None
-
-
 # ---------------------------------------------------------------------------------- InferenceService
 
 

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from components import pools
 from components.builders import queues
-from components.capacity import RESOURCE_NAMES, pool_capacity
+from components.capacity import RESOURCE_NAMES, queue_capacity
 from components.quantity import cpu_millis, memory_bytes
 from components.spec.models import PlatformSpec
 from tests.workloads.support import STACKS, spec_of, stack_platform
@@ -87,7 +87,7 @@ def test_cluster_queue_per_team_with_nominal_quotas_per_flavor() -> None:
     ]
 
 
-def test_prod_nominal_quotas_of_each_flavor_add_up_to_exactly_the_pool_capacity() -> None:
+def test_prod_nominal_quotas_of_each_flavor_add_up_to_exactly_the_pool_queue_capacity() -> None:
     spec = stack_platform("prod").spec
     totals: dict[str, dict[str, int]] = {}
     for queue in queues.cluster_queues(spec).values():
@@ -97,7 +97,7 @@ def test_prod_nominal_quotas_of_each_flavor_add_up_to_exactly_the_pool_capacity(
                     pool_totals = totals.setdefault(flavor["name"], dict.fromkeys(RESOURCE_NAMES, 0))
                     pool_totals[entry["name"]] += _amount(entry["name"], entry["nominalQuota"])
     for pool_name, pool_totals in totals.items():
-        capacity = pool_capacity(spec.node_pools[pool_name])
+        capacity = queue_capacity(spec, pool_name)
         assert capacity is not None
         assert pool_totals == {"cpu": capacity.cpu_millis, "memory": capacity.memory_bytes,
                                "nvidia.com/gpu": capacity.gpus}, pool_name
@@ -111,7 +111,8 @@ def test_prod_cohort_uses_cohort_name_and_percent_limits() -> None:
     assert serving["spec"]["preemption"] == {"withinClusterQueue": "LowerPriority", "reclaimWithinCohort": "Any"}
     l4 = {flavor["name"]: flavor for flavor in serving["spec"]["resourceGroups"][0]["flavors"]}["l4-serve"]
     gpu = l4["resources"][2]
-    assert gpu == {"name": "nvidia.com/gpu", "nominalQuota": 12, "lendingLimit": 6}  # lending_limit_percent: 50
+    # l4-serve: 24 GPUs less the serving floor of 11 (min replicas, canary doubled) = 13, split 7 / 6.
+    assert gpu == {"name": "nvidia.com/gpu", "nominalQuota": 6, "lendingLimit": 3}  # lending_limit_percent: 50
     h100 = {f["name"]: f for f in research["spec"]["resourceGroups"][0]["flavors"]}["h100-train"]
     assert h100["resources"][2] == {"name": "nvidia.com/gpu", "nominalQuota": 32, "borrowingLimit": 16}
 
@@ -197,6 +198,6 @@ def test_every_cluster_queue_satisfies_the_crd_cel_rules_and_quotas_add_up(spec:
                         assert _amount(entry["name"], entry["lendingLimit"]) <= nominal
                     totals.setdefault(flavor["name"], [0, 0, 0])[RESOURCE_NAMES.index(entry["name"])] += nominal
     for pool_name, (cpu, memory, gpus) in totals.items():
-        capacity = pool_capacity(spec.node_pools[pool_name])
+        capacity = queue_capacity(spec, pool_name)
         assert capacity is not None
         assert (cpu, memory, gpus) == (capacity.cpu_millis, capacity.memory_bytes, capacity.gpus)

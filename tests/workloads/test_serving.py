@@ -111,17 +111,14 @@ def test_deployment_mode_follows_the_kserve_addon() -> None:
         "serving.kserve.io/deploymentMode": "Knative"}
 
 
-def test_concurrency_scaling_is_not_sent_to_the_hpa_and_is_reported() -> None:
+def test_concurrency_scaling_is_sent_only_in_knative_mode() -> None:
     service = _service(scaling={"metric": "concurrency", "target": 8})
     ctx = _context(service)
     predictor = serving.inference_service(ctx, "llm", service)["spec"]["predictor"]
     assert "scaleMetric" not in predictor and "scaleTarget" not in predictor
-    warning = serving.scaling_warning(ctx, "llm", service)
-    assert warning is not None and warning.startswith("model_services.llm.scaling: KServe Standard mode")
     knative = context(spec_of(addons={"kserve": {"deployment_mode": "Knative"}}))
     predictor = serving.inference_service(knative, "llm", service)["spec"]["predictor"]
     assert (predictor["scaleMetric"], predictor["scaleTarget"]) == ("concurrency", 8)
-    assert serving.scaling_warning(knative, "llm", service) is None
 
 
 def test_standard_canary_uses_spec_canary_and_the_route_splits_by_weight() -> None:

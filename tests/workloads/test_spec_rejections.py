@@ -78,7 +78,7 @@ def test_the_base_spec_is_valid(tmp_path: Path) -> None:
         id="worker-min-replicas-above-max"),
     pytest.param(
         {"teams": {"ml": {"queue": {"quotas": {"l4": {"gpus": 9}}}}}},
-        "teams.ml.queue.quotas.l4.gpus", "quotas total 9 but pool 'l4' can schedule only 8",
+        "teams.ml.queue.quotas.l4.gpus", "quotas total 9 but pool 'l4' can give Kueue only 7",
         id="queue-quota-above-pool-capacity"),
 ])
 def test_rejected_with_file_path_and_reason(tmp_path: Path, change: dict[str, Any], path: str, reason: str) -> None:
@@ -99,4 +99,5 @@ def test_over_committed_quota_refuses_to_load_with_a_clear_error(tmp_path: Path)
         load_platform(settings)
     assert "teams.ml.queue.quotas.l4.gpus" in raised.value.paths
     assert "teams.research.queue.quotas.l4.gpus" in raised.value.paths
-    assert "quotas total 10 but pool 'l4' can schedule only 8 (2 nodes at most)" in str(raised.value)
+    # 8 GPUs in the pool, one held by the model service's min replica.
+    assert "quotas total 10 but pool 'l4' can give Kueue only 7 (2 nodes at most, less the model services' min replicas)" in str(raised.value)
