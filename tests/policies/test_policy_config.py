@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -138,10 +139,12 @@ def test_namespaced_rule_sees_service_in_config_env() -> None:
 def test_readme_lists_every_rule_with_its_levels() -> None:
     """The README table is the documentation of record: id, severity and the level in each environment."""
     readme = (POLICIES_DIR / "README.md").read_text()
-    rows = {m.group(1): m.group(0) for m in re.finditer(r"^\| `([a-z0-9-]+)` \|.*$", readme, re.MULTILINE)}
+    rows = {m.group(1): m.group(0) for m in re.finditer(r"^\| `([a-z0-9]+-[a-z0-9-]+)` \| (?!`).*$", readme, re.MULTILINE)}
     assert set(rows) == {rule.id for rule in RULES}
     for rule in RULES:
         cells = [cell.strip() for cell in rows[rule.id].strip("|").split("|")]
         production = "advisory" if rule.id in ADVISORY_IN_PRODUCTION else "mandatory"
         assert cells[2:5] == [rule.severity, "advisory", production], rule.id
-        assert cells[5] == rule.level, rule.id
+        assert cells[5:7] == [rule.level, rule.scope], rule.id
+    parameters = set(re.findall(r"^\| `([a-z0-9-]+)` \| `(\w+)` \| `([^`]*)` \|", readme, re.MULTILINE))
+    assert parameters == {(r.id, n, json.dumps(p.default)) for r in RULES for n, p in r.params.items()}
