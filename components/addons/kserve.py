@@ -54,7 +54,6 @@ KSERVE_DOMAIN_TEMPLATE = "{{ .Name }}.{{ .Namespace }}.{{ .IngressDomain }}"
 # The controller's metrics Service (behind kube-rbac-proxy) and the label inference pods carry.
 KSERVE_CONTROLLER_METRICS_LABELS = {"control-plane": "kserve-controller-manager", "app.kubernetes.io/name": "kserve"}
 KSERVE_METRICS_PORT = "https"
-INFERENCE_SERVICE_LABEL = "serving.kserve.io/inferenceservice"
 
 DeploymentMode = Literal["Standard", "Knative"]
 

@@ -21,8 +21,9 @@ kube-prometheus-stack chart (`ready["monitoring"]`): CRDs and operator.
   Ray builders, so this is a plain HTTP scrape).
 - `kueue` (ServiceMonitor, HTTPS with the Prometheus service-account token: Kueue authorises `/metrics`
   with a SubjectAccessReview, which the chart's Prometheus ClusterRole passes).
-- `kserve-controller` (ServiceMonitor, HTTPS through kube-rbac-proxy, same token) and `kserve-inference`
-  (ServiceMonitor of every predictor Service, target port 8080 `/metrics`, labelled `inferenceservice`).
+- `kserve-controller` (ServiceMonitor, HTTPS through kube-rbac-proxy, same token). Each model service's
+  predictor is scraped by the ServiceMonitor its ModelService component owns (by Service port name, labelled
+  `inferenceservice`), so there is one scrape per target and it goes away with the service.
 
 Istio: inference pods have sidecars and the mesh is STRICT mTLS, so a plaintext scrape cannot reach them.
 When Istio is present Prometheus joins the mesh the way Istio documents for Prometheus: a sidecar that
@@ -60,7 +61,7 @@ from components.addons.charts import CHARTS
 from components.addons.gpu import DCGM_EXPORTER_POD_LABELS, DCGM_EXPORTER_PORT, GpuMode
 from components.addons.helm_chart import InstallSettings, addon_namespace, install_chart
 from components.addons.istio import principal
-from components.addons.kserve import INFERENCE_SERVICE_LABEL, KSERVE_CONTROLLER_METRICS_LABELS, KSERVE_METRICS_PORT
+from components.addons.kserve import KSERVE_CONTROLLER_METRICS_LABELS, KSERVE_METRICS_PORT
 from components.addons.kuberay import KUBERAY_METRICS_PORT, KUBERAY_OPERATOR_NAME
 from components.addons.kueue import KUEUE_METRICS_PORT, KUEUE_METRICS_SERVICE_LABELS
 from components.addons.objects import Manifest, custom_resource
@@ -91,8 +92,6 @@ PROMETHEUS_CERTS = "/etc/prom-certs"
 SERVICE_ACCOUNT_TOKEN = "/var/run/secrets/kubernetes.io/serviceaccount/token"  # noqa: S105 - a path, not a secret
 RAY_NODE_TYPE_LABEL = "ray.io/node-type"
 RAY_METRICS_PORT = "metrics"
-INFERENCE_METRICS_PORT = 8080  # KServe runtimes serve (and export metrics) on 8080
-INFERENCE_COMPONENT_LABEL = "component"  # KServe's label on predictor/transformer pods and Services
 
 # Which dashboards/<name>.json ship, and the add-on that has to be present for it.
 DASHBOARDS = {"gpu": "gpu", "ray": "kuberay", "kserve": "kserve", "kueue": "kueue"}
@@ -244,34 +243,6 @@ def kserve_controller_service_monitor() -> Manifest:
             }}
 
 
-def kserve_inference_service_monitor(mesh: bool) -> Manifest:
-    """The predictor Services (stable and canary) of every InferenceService, through the pods' serving port.
-
-    A ServiceMonitor with `targetPort`, not a PodMonitor: KServe's runtimes declare no container port, and
-    a PodMonitor only finds declared ports. Over the mesh's mTLS when Istio is present (sidecars)."""
-    endpoint: dict[str, Any] = {
-        "targetPort": INFERENCE_METRICS_PORT,
-        "path": "/metrics",
-        "interval": "30s",
-        "relabelings": [
-            {"action": "replace",
-             "sourceLabels": ["__meta_kubernetes_service_label_serving_kserve_io_inferenceservice"],
-             "targetLabel": "inferenceservice"},
-        ],
-    }
-    spec: dict[str, Any] = {
-        "namespaceSelector": {"any": True},
-        "selector": {"matchLabels": {INFERENCE_COMPONENT_LABEL: "predictor"},
-                     "matchExpressions": [{"key": INFERENCE_SERVICE_LABEL, "operator": "Exists"}]},
-        "endpoints": [endpoint],
-    }
-    if mesh:
-        endpoint["scheme"] = "https"
-        spec["scrapeClass"] = ISTIO_MTLS_SCRAPE_CLASS
-    return {"apiVersion": MONITORING_API, "kind": "ServiceMonitor", "metadata": _metadata("kserve-inference"),
-            "spec": spec}
-
-
 def gpu_rules() -> Manifest:
     """Recording rules the GPU dashboard's team view uses, and alerts on the exporter and on GPU faults."""
     return {"apiVersion": MONITORING_API, "kind": "PrometheusRule", "metadata": _metadata("gpu"), "spec": {"groups": [
@@ -328,8 +299,6 @@ def monitors(scrapes: Scrapes) -> dict[str, Manifest]:
         found["kueue"] = kueue_service_monitor()
     if "kserve" in scrapes.installed:
         found["kserve-controller"] = kserve_controller_service_monitor()
-    if "kserve" in scrapes.present:
-        found["kserve-inference"] = kserve_inference_service_monitor(scrapes.mesh)
     return found
 
 

@@ -313,7 +313,10 @@ def service_monitor(ctx: BuildContext, name: str, service: ModelService) -> Mani
     """
     endpoints: list[Manifest] = []
     for port in metrics_ports(ctx, name, service):
-        endpoint: Manifest = {"port": port, "path": "/metrics", "interval": "30s"}
+        endpoint: Manifest = {"port": port, "path": "/metrics", "interval": "30s", "relabelings": [
+            # The KServe dashboard groups by `inferenceservice`.
+            {"action": "replace", "targetLabel": "inferenceservice",
+             "sourceLabels": ["__meta_kubernetes_service_label_serving_kserve_io_inferenceservice"]}]}
         if ctx.istio:
             endpoint["scheme"] = "https"
         endpoints.append(endpoint)

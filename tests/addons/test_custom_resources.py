@@ -60,8 +60,6 @@ BUILDERS = {
     "ray": monitoring.ray_pod_monitor(),
     "kueue": monitoring.kueue_service_monitor(),
     "kserve-controller": monitoring.kserve_controller_service_monitor(),
-    "kserve-inference-mesh": monitoring.kserve_inference_service_monitor(mesh=True),
-    "kserve-inference-plain": monitoring.kserve_inference_service_monitor(mesh=False),
     "gpu-rules": monitoring.gpu_rules(),
 }
 

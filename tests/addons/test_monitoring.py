@@ -55,7 +55,7 @@ def test_every_monitor_carries_the_selected_label_and_waits_for_the_monitoring_c
     chart = recorded.chart("platform-monitoring-stack")
     found = [r for r in recorded.custom_resources() if r.type.split(":")[-1] in MONITOR_TYPES]
     assert {r.inputs["metadata"]["name"] for r in found} == {
-        "dcgm-exporter", "gpu", "kuberay-operator", "ray", "kueue", "kserve-controller", "kserve-inference",
+        "dcgm-exporter", "gpu", "kuberay-operator", "ray", "kueue", "kserve-controller",
     }
     for registration in found:
         assert registration.inputs["metadata"]["labels"]["release"] == MONITOR_LABELS["release"]
@@ -115,9 +115,7 @@ def test_with_istio_prometheus_joins_the_mesh_as_a_certificate_holder_only(recor
 
 def test_only_in_mesh_targets_use_the_mtls_scrape_class(recorded: RecordedAddons) -> None:
     monitors = _monitors(recorded)
-    inference = monitors["kserve-inference"]["spec"]
-    assert inference["scrapeClass"] == ISTIO_MTLS_SCRAPE_CLASS
-    assert inference["endpoints"][0]["scheme"] == "https"
+    assert ISTIO_MTLS_SCRAPE_CLASS  # the model services' monitors use it (tests/workloads)
     for name in ("dcgm-exporter", "ray", "kuberay-operator", "kueue", "kserve-controller"):
         assert "scrapeClass" not in monitors[name]["spec"], name
 
@@ -126,8 +124,7 @@ def test_without_istio_prometheus_stays_out_of_the_mesh_and_scrapes_plainly() ->
     recorded = record_addons(platform({"istio": {"enabled": False}}))
     spec = _stack(recorded)["prometheus"]["prometheusSpec"]
     assert not {"podMetadata", "volumes", "volumeMounts", "scrapeClasses"} & set(spec)
-    inference = _monitors(recorded)["kserve-inference"]["spec"]
-    assert "scrapeClass" not in inference and "scheme" not in inference["endpoints"][0]
+    assert all("scrapeClass" not in monitor["spec"] for monitor in _monitors(recorded).values())
     assert recorded.chart("platform-monitoring-stack").dependencies == (
         recorded.one("kubernetes:core/v1:Namespace", "platform-monitoring-namespace").urn,)
 
@@ -154,7 +151,7 @@ def test_controllers_are_scraped_in_their_namespaces(recorded: RecordedAddons) -
 
 def test_controller_monitors_need_the_addon_installed_here_workload_monitors_only_present() -> None:
     recorded = record_addons(platform(preinstalled=frozenset({"kuberay", "kserve", "kueue"})))
-    assert set(_monitors(recorded)) == {"dcgm-exporter", "gpu", "ray", "kserve-inference"}
+    assert set(_monitors(recorded)) == {"dcgm-exporter", "gpu", "ray"}
     maps = {r.name for r in recorded.recording.of_type("kubernetes:core/v1:ConfigMap")}
     assert maps == {f"platform-monitoring-dashboard-{name}" for name in ("gpu", "ray", "kserve", "kueue")}
 

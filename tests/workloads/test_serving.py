@@ -233,16 +233,21 @@ def test_service_monitor_scrapes_stable_and_canary_services_over_mesh_mtls() -> 
     service = _service(canary={"traffic_percent": 10, "storage_uri": "s3://models/llama/v2"})
     monitor = serving.service_monitor(_context(service), "llm", service)
     assert monitor["metadata"]["labels"]["release"] == "kube-prometheus-stack"
+    relabel = [{"action": "replace", "targetLabel": "inferenceservice",
+                "sourceLabels": ["__meta_kubernetes_service_label_serving_kserve_io_inferenceservice"]}]
     assert monitor["spec"] == {
         "selector": {"matchLabels": {"serving.kserve.io/inferenceservice": "llm", "component": "predictor"}},
         "endpoints": [
-            {"port": "llm-predictor", "path": "/metrics", "interval": "30s", "scheme": "https"},
-            {"port": "llm-canary-predictor", "path": "/metrics", "interval": "30s", "scheme": "https"},
+            {"port": "llm-predictor", "path": "/metrics", "interval": "30s", "relabelings": relabel,
+             "scheme": "https"},
+            {"port": "llm-canary-predictor", "path": "/metrics", "interval": "30s", "relabelings": relabel,
+             "scheme": "https"},
         ],
         "scrapeClass": "istio-mtls",
     }
     plain = serving.service_monitor(_context(service, istio=False), "llm", _service())["spec"]
-    assert plain["endpoints"] == [{"port": "llm-predictor", "path": "/metrics", "interval": "30s"}]
+    assert plain["endpoints"] == [{"port": "llm-predictor", "path": "/metrics", "interval": "30s",
+                                   "relabelings": relabel}]
     assert "scrapeClass" not in plain
 
 

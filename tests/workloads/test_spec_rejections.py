@@ -100,4 +100,5 @@ def test_over_committed_quota_refuses_to_load_with_a_clear_error(tmp_path: Path)
     assert "teams.ml.queue.quotas.l4.gpus" in raised.value.paths
     assert "teams.research.queue.quotas.l4.gpus" in raised.value.paths
     # 8 GPUs in the pool, one held by the model service's min replica.
-    assert "quotas total 10 but pool 'l4' can give Kueue only 7 (2 nodes at most, less the model services' min replicas)" in str(raised.value)
+    assert ("quotas total 10 but pool 'l4' can give Kueue only 7 (2 nodes at most, less the model services' "
+            "min replicas)") in str(raised.value)
