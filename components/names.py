@@ -11,6 +11,8 @@ ACCELERATOR_LABEL = "gpuplat.io/accelerator"
 GPU_PRODUCT_LABEL = "nvidia.com/gpu.product"
 GPU_RESOURCE = "nvidia.com/gpu"
 GPU_TAINT_KEY = "nvidia.com/gpu"
+# The NVIDIA device plugin picks a node's sharing/MIG configuration by this label (name fixed in the chart).
+DEVICE_PLUGIN_CONFIG_LABEL = "nvidia.com/device-plugin.config"
 # Annotation on each Kueue ResourceFlavor: the pool's total schedulable capacity (JSON), read by policy.
 POOL_CAPACITY_ANNOTATION = "gpuplat.io/pool-capacity"
 POOL_ANNOTATION = "gpuplat.io/pool"

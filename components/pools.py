@@ -8,7 +8,13 @@ from typing import TYPE_CHECKING
 
 from components.capacity import node_instance
 from components.catalogue import lookup
-from components.names import ACCELERATOR_LABEL, GPU_PRODUCT_LABEL, GPU_TAINT_KEY, POOL_LABEL
+from components.names import (
+    ACCELERATOR_LABEL,
+    DEVICE_PLUGIN_CONFIG_LABEL,
+    GPU_PRODUCT_LABEL,
+    GPU_TAINT_KEY,
+    POOL_LABEL,
+)
 
 if TYPE_CHECKING:  # typing only: the spec package imports this module
     from components.spec.models import NodePool
@@ -37,6 +43,9 @@ def node_labels(name: str, pool: NodePool) -> dict[str, str]:
         products = {lookup(t).gpu_product for t in pool.instance_types if lookup(t)} or {instance.gpu_product}  # type: ignore[union-attr]
         if len(products) == 1 and instance.gpu_product:
             labels[GPU_PRODUCT_LABEL] = instance.gpu_product
+        if pool.mig_strategy != "none" or pool.time_slicing_replicas:
+            # Selects this pool's entry in the device plugin's config map (components/addons/gpu.py).
+            labels[DEVICE_PLUGIN_CONFIG_LABEL] = name
     return {**labels, **pool.labels}
 
 

@@ -36,13 +36,11 @@ import yaml
 from components.addons.charts import CHARTS
 from components.addons.helm_chart import InstallSettings, addon_namespace, install_chart
 from components.capacity import is_gpu_pool
-from components.names import GPU_NAMESPACE, GPU_RESOURCE, GPU_TAINT_KEY, POOL_LABEL
+from components.names import DEVICE_PLUGIN_CONFIG_LABEL, GPU_NAMESPACE, GPU_RESOURCE, GPU_TAINT_KEY, POOL_LABEL
 from components.spec.models import NodePool, PlatformSpec
 
 GpuMode = Literal["device-plugin", "gpu-operator"]
 
-# The node label the device plugin's config manager reads (NODE_LABEL in the chart's daemonset, not a value).
-DEVICE_PLUGIN_CONFIG_LABEL = "nvidia.com/device-plugin.config"
 DEFAULT_SHARING_CONFIG = "default"
 OPERATOR_SHARING_CONFIGMAP = "gpuplat-device-plugin-config"
 
@@ -97,7 +95,10 @@ def sharing_configs(pools: Mapping[str, NodePool]) -> dict[str, str]:
 
 
 def device_plugin_config_labels(pools: Mapping[str, NodePool]) -> dict[str, dict[str, str]]:
-    """The node label each GPU pool's nodes need so the device plugin applies that pool's configuration."""
+    """The node label each GPU pool's nodes need so the device plugin applies that pool's configuration.
+
+    EKS node groups and Kueue flavors get it from `components.pools.node_labels` for the pools that share
+    or partition GPUs; on existing clusters the user labels the nodes."""
     if not sharing_configs(pools):
         return {}
     return {name: {DEVICE_PLUGIN_CONFIG_LABEL: name} for name in pools}

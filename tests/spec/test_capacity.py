@@ -57,3 +57,13 @@ def test_derived_quotas_add_up_to_exactly_the_pool_capacity(teams: int, max_node
 def test_shared_mode_gives_one_queue_every_pool_whole() -> None:
     quotas = derive_quotas(_spec(3, 2, mode="shared"))
     assert list(quotas) == ["shared"] and quotas["shared"]["gpu"].gpus == 16
+
+
+def test_sharing_pools_carry_the_device_plugin_config_label() -> None:
+    from components.pools import node_labels
+    from components.spec.models import NodePool
+
+    sliced = NodePool.model_validate({"instance_types": ["g6.xlarge"], "max_nodes": 1, "time_slicing_replicas": 4})
+    plain = NodePool.model_validate({"instance_types": ["g6.xlarge"], "max_nodes": 1})
+    assert node_labels("l4-shared", sliced)["nvidia.com/device-plugin.config"] == "l4-shared"
+    assert "nvidia.com/device-plugin.config" not in node_labels("l4", plain)
