@@ -22,12 +22,13 @@ from components.spec.loader import Platform
 
 @dataclass(frozen=True)
 class TeamArgs:
-    """`team` names an entry of `platform.spec.teams`; `kueue_ready` is what LocalQueues wait for (Kueue's
-    CRDs and webhooks, empty when pre-installed)."""
+    """`team` names an entry of `platform.spec.teams`; `kueue_ready` / `istio_ready` are what LocalQueues and
+    the mesh policy wait for (the add-on's CRDs and webhooks, empty when pre-installed)."""
 
     platform: Platform
     team: str
     kueue_ready: Sequence[pulumi.Resource] = ()
+    istio_ready: Sequence[pulumi.Resource] = ()
 
 
 class Team(pulumi.ComponentResource):
@@ -60,6 +61,10 @@ class Team(pulumi.ComponentResource):
         for policy_name, policy in teams.network_policies(ctx, team).items():
             k8s.networking.v1.NetworkPolicy(f"{name}-{policy_name}", metadata=placed(policy), spec=policy["spec"],
                                             opts=child)
+        mesh = teams.mesh_policy(ctx, team)
+        if mesh is not None:
+            register(f"{name}-allow-same-namespace", mesh,
+                     pulumi.ResourceOptions(parent=self, depends_on=list(args.istio_ready)), namespace=self.namespace)
         account = teams.service_account(ctx, team)
         self.service_account = k8s.core.v1.ServiceAccount(
             f"{name}-service-account", metadata=placed(account),

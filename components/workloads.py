@@ -56,7 +56,8 @@ class Workloads(pulumi.ComponentResource):
         self.queues = (Queues(f"{name}-queues", QueuesArgs(platform=platform, ready=ready("kueue")), opts=child)
                        if ctx.kueue else None)
         self.teams = {
-            team: Team(f"{name}-team-{team}", TeamArgs(platform=platform, team=team, kueue_ready=ready("kueue")),
+            team: Team(f"{name}-team-{team}",
+                       TeamArgs(platform=platform, team=team, kueue_ready=ready("kueue"), istio_ready=ready("istio")),
                        opts=child)
             for team in sorted(spec.teams)
         }

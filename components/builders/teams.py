@@ -204,6 +204,19 @@ def network_policies(ctx: BuildContext, team: str) -> dict[str, Manifest]:
     return policies
 
 
+def mesh_policy(ctx: BuildContext, team: str) -> Manifest | None:
+    """With Istio, the mesh default-denies: pods of one team may still call each other (over mTLS)."""
+    if not ctx.istio:
+        return None
+    namespace = ctx.namespace(team)
+    return {
+        "apiVersion": "security.istio.io/v1",
+        "kind": "AuthorizationPolicy",
+        "metadata": metadata("allow-same-namespace", COMPONENT, namespace=namespace, app=team),
+        "spec": {"action": "ALLOW", "rules": [{"from": [{"source": {"namespaces": [namespace]}}]}]},
+    }
+
+
 def service_account(ctx: BuildContext, team: str) -> Manifest:
     """The team's workload identity (Ray pods run as it); no API token is mounted by default."""
     return {"apiVersion": "v1", "kind": "ServiceAccount",

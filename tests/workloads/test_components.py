@@ -90,6 +90,7 @@ def test_team_children_and_parent_chain(recording: Recording) -> None:
         ("kubernetes:networking.k8s.io/v1:NetworkPolicy", "workloads-team-research-allow-kuberay-to-ray-head"),
         ("kubernetes:networking.k8s.io/v1:NetworkPolicy", "workloads-team-research-allow-gateway-to-ray"),
         ("kubernetes:networking.k8s.io/v1:NetworkPolicy", "workloads-team-research-allow-monitoring"),
+        ("kubernetes:security.istio.io/v1:AuthorizationPolicy", "workloads-team-research-allow-same-namespace"),
         ("kubernetes:core/v1:ServiceAccount", "workloads-team-research-service-account"),
         ("kubernetes:kueue.x-k8s.io/v1beta2:LocalQueue", "workloads-team-research-queue-gpu"),
         ("kubernetes:kueue.x-k8s.io/v1beta2:LocalQueue", "workloads-team-research-queue-default"),

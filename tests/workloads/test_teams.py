@@ -112,3 +112,11 @@ def test_service_account_and_local_queues() -> None:
     assert {name: q["spec"]["clusterQueue"] for name, q in teams.local_queues(context(), "research").items()} == {
         "gpu": "research", "default": "research"}
     assert teams.local_queues(context(kueue=False), "research") == {}
+
+
+def test_mesh_lets_a_teams_pods_call_each_other_and_nothing_without_istio() -> None:
+    policy = teams.mesh_policy(context(), "ml")
+    assert policy is not None
+    assert policy["metadata"]["namespace"] == "ml"
+    assert policy["spec"] == {"action": "ALLOW", "rules": [{"from": [{"source": {"namespaces": ["ml"]}}]}]}
+    assert teams.mesh_policy(context(istio=False), "ml") is None
