@@ -139,7 +139,9 @@ def test_namespaced_rule_sees_service_in_config_env() -> None:
 def test_readme_lists_every_rule_with_its_levels() -> None:
     """The README table is the documentation of record: id, severity and the level in each environment."""
     readme = (POLICIES_DIR / "README.md").read_text()
-    rows = {m.group(1): m.group(0) for m in re.finditer(r"^\| `([a-z0-9]+-[a-z0-9-]+)` \| (?!`).*$", readme, re.MULTILINE)}
+    rows = {
+        m.group(1): m.group(0) for m in re.finditer(r"^\| `([a-z0-9]+-[a-z0-9-]+)` \| (?!`).*$", readme, re.MULTILINE)
+    }
     assert set(rows) == {rule.id for rule in RULES}
     for rule in RULES:
         cells = [cell.strip() for cell in rows[rule.id].strip("|").split("|")]
