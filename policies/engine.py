@@ -11,11 +11,25 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any, NamedTuple
 
 from policies.config import RuleSettings, rule_settings
-from policies.model import SCOPES, Resource, Rule, Stack, Violation
+from policies.model import Resource, Rule, Stack, Violation
 from policies.registry import BY_ID
 
-# What the inner loops unpack: the check, its parameters and GPU filter, then the rule and its settings.
-Call = tuple[Callable[..., Iterable[Violation]], Mapping[str, Any], bool | None, Rule, RuleSettings]
+# What the inner loops unpack: the check and its parameters, then the rule and its settings.
+Call = tuple[Callable[..., Iterable[Violation]], Mapping[str, Any], Rule, RuleSettings]
+
+
+class Dispatch(NamedTuple):
+    """The rules that apply to one type token, by scope; `_gpu` / `_cpu` only for pods and containers
+    that do / do not request accelerators. `walk` tells whether any pod or container rule applies."""
+
+    walk: bool
+    resource: list[Call]
+    pod: list[Call]
+    pod_gpu: list[Call]
+    pod_cpu: list[Call]
+    container: list[Call]
+    container_gpu: list[Call]
+    container_cpu: list[Call]
 
 
 class Finding(NamedTuple):
@@ -58,37 +72,43 @@ class Engine:
         active = [(rule, settings.get(rule.id) or rule_settings(rule, None)) for rule in rules.values()]
         self._active = [(rule, setting) for rule, setting in active if setting.level != "disabled"]
         self._stack_rules = [(rule, setting) for rule, setting in self._active if rule.is_stack]
-        self._dispatch: dict[str, tuple[list[Call], list[Call], list[Call]]] = {}
+        self._dispatch: dict[str, Dispatch] = {}
 
-    def _rules_for(self, resource: Resource) -> tuple[list[Call], list[Call], list[Call]]:
-        """(resource, pod, container) rules for the resource's type token, computed once per token."""
+    def _rules_for(self, resource: Resource) -> Dispatch:
+        """The rules for the resource's type token by scope (pod and container ones split by GPU filter),
+        computed once per token."""
         found = self._dispatch.get(resource.type)
         if found is None:
-            calls = [(r.check, s.params, r.gpu, r, s) for r, s in self._active if resource.kind in r.kinds]
-            scoped = {scope: [call for call in calls if call[3].scope == scope] for scope in SCOPES}
-            found = self._dispatch[resource.type] = (scoped["resource"], scoped["pod"], scoped["container"])
+            bound = [(r.check, s.params, r, s) for r, s in self._active if resource.kind in r.kinds]
+
+            def select(scope: str, gpu: bool | None) -> list[Call]:
+                return [call for call in bound if call[2].scope == scope and call[2].gpu is gpu]
+
+            found = self._dispatch[resource.type] = Dispatch(
+                any(call[2].scope in ("pod", "container") for call in bound),
+                select("resource", None),
+                *(select("pod", gpu) for gpu in (None, True, False)),
+                *(select("container", gpu) for gpu in (None, True, False)),
+            )
         return found
 
     def check_resource(self, resource: Resource) -> list[Finding]:
-        resource_rules, pod_rules, container_rules = self._rules_for(resource)
+        rules = self._rules_for(resource)
         found: list[tuple[Rule, RuleSettings, Violation]] = []
         # The loops are written out (no helper per call): this is the checker's innermost path.
-        for check, params, _, rule, setting in resource_rules:
+        for check, params, rule, setting in rules.resource:
             for violation in check(resource, params):
                 found.append((rule, setting, violation))
-        if pod_rules or container_rules:
+        if rules.walk:
             for pod in resource.pods:
-                uses_gpu = bool(pod.gpus)
-                for check, params, gpu, rule, setting in pod_rules:
-                    if gpu is None or gpu is uses_gpu:
-                        for violation in check(pod, resource, params):
-                            found.append((rule, setting, violation))
+                for check, params, rule, setting in rules.pod + (rules.pod_gpu if pod.gpus else rules.pod_cpu):
+                    for violation in check(pod, resource, params):
+                        found.append((rule, setting, violation))
                 for container in pod.containers:
-                    has_gpu = bool(container.gpus)
-                    for check, params, gpu, rule, setting in container_rules:
-                        if gpu is None or gpu is has_gpu:
-                            for violation in check(container, pod, resource, params):
-                                found.append((rule, setting, violation))
+                    extra = rules.container_gpu if container.gpus else rules.container_cpu
+                    for check, params, rule, setting in rules.container + extra:
+                        for violation in check(container, pod, resource, params):
+                            found.append((rule, setting, violation))
         return [
             _finding(rule, setting, resource, violation)
             for rule, setting, violation in found

@@ -39,7 +39,7 @@ class Resource:
 
     def __init__(
         self,
-        type: str,  # noqa: A002 - the SDK's word for it
+        type: str,  # the SDK's word for the type token
         name: str,
         props: Mapping[str, Any],
         urn: str = "",
@@ -113,7 +113,7 @@ class Param:
     description: str
 
     def schema(self) -> dict[str, Any]:
-        types = {
+        types: dict[str, dict[str, Any]] = {
             "number": {"type": "number"},
             "integer": {"type": "integer"},
             "string": {"type": "string"},
@@ -159,9 +159,6 @@ class Rule:
     @property
     def is_stack(self) -> bool:
         return self.scope == "stack"
-
-    def defaults(self) -> dict[str, Any]:
-        return {name: param.default for name, param in self.params.items()}
 
 
 def violation(path: str, message: str) -> tuple[Violation]:

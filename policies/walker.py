@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from policies.k8s import EMPTY, ZERO, accelerators, limits_of, mapping, mappings, requests_of, text
+from policies.k8s import EMPTY, ZERO, accelerators, mapping, mappings, text
 
 CONTAINER_LISTS = ("containers", "initContainers", "ephemeralContainers")
 # KServe predictor shorthands: each is a container spec with a model server chosen by KServe.
@@ -25,25 +25,25 @@ KSERVE_FRAMEWORKS = (
 class Container:
     """A container, its dotted path, and the facts most rules need, computed once.
 
-    `section` is the list it sits in (or the KServe framework key); `accelerators` maps each accelerator
-    resource to its amount (the limit, else the request); `gpus` is their sum.
+    `section` is the list it sits in (or the KServe framework key); `is_app` is false for init and
+    ephemeral containers; `accelerators` maps each accelerator resource to its amount (the limit, else
+    the request); `gpus` is their sum.
     """
 
-    __slots__ = ("path", "spec", "section", "requests", "limits", "security", "accelerators", "gpus", "image")
+    __slots__ = (
+        "path", "spec", "section", "is_app", "requests", "limits", "security", "accelerators", "gpus", "image",
+    )  # fmt: skip
 
     def __init__(self, path: str, spec: Mapping[str, Any], section: str) -> None:
         self.path, self.spec, self.section = path, spec, section
-        self.requests = requests_of(spec)
-        self.limits = limits_of(spec)
+        self.is_app = section != "initContainers" and section != "ephemeralContainers"
+        resources = mapping(spec.get("resources"))
+        self.requests = mapping(resources.get("requests"))
+        self.limits = mapping(resources.get("limits"))
         self.security = mapping(spec.get("securityContext"))
         self.accelerators = accelerators(self.requests, self.limits)
         self.gpus = sum(self.accelerators.values(), ZERO) if self.accelerators else ZERO
         self.image = text(spec.get("image"))
-
-    @property
-    def is_app(self) -> bool:
-        """Regular containers (and KServe model containers), not init or ephemeral ones."""
-        return self.section not in ("initContainers", "ephemeralContainers")
 
     def __repr__(self) -> str:
         return f"Container({self.path!r})"
@@ -59,17 +59,9 @@ class PodSpec:
     """
 
     __slots__ = (
-        "path",
-        "spec",
-        "role",
-        "containers",
-        "app_containers",
-        "metadata",
-        "metadata_path",
-        "cluster",
-        "security",
+        "path", "spec", "role", "containers", "app_containers", "metadata", "metadata_path", "cluster", "security",
         "gpus",
-    )
+    )  # fmt: skip
 
     def __init__(
         self,
@@ -86,7 +78,7 @@ class PodSpec:
         self.metadata, self.metadata_path, self.cluster = metadata, metadata_path, cluster
         self.security = mapping(spec.get("securityContext"))
         self.gpus = ZERO
-        if any(c.gpus for c in containers):
+        if any([c.gpus for c in containers]):
             app = sum((c.gpus for c in self.app_containers), ZERO)
             self.gpus = max([app, *(c.gpus for c in containers if c.section == "initContainers")])
 
@@ -181,7 +173,6 @@ _WALKERS: dict[str, Callable[[Mapping[str, Any], Mapping[str, Any]], list[PodSpe
 }
 
 POD_KINDS = frozenset(_WALKERS)
-SERVING_KINDS = frozenset({"Deployment", "StatefulSet", "InferenceService", "RayService"})
 
 
 def pod_specs(kind: str, props: Mapping[str, Any]) -> tuple[PodSpec, ...]:

@@ -60,7 +60,7 @@ def _strings(value: Any) -> list[str]:
 
 
 def _allows(statement: Mapping[str, Any]) -> bool:
-    return statement.get("Effect", "Allow") == "Allow"
+    return bool(statement.get("Effect", "Allow") == "Allow")
 
 
 def public_principal(statement: Mapping[str, Any]) -> bool:

@@ -165,8 +165,8 @@ def quota_within_capacity(stack: Stack, params: Params) -> Iterator[Violation]:
                             key, (cluster_queue, f"spec.resourceGroups[{g}].flavors[{f}].resources[{r}].nominalQuota")
                         )
     for (flavor_name, resource_name), total in totals.items():
-        flavor = flavors.get(flavor_name)
-        capacity = pool_capacity(flavor, groups) if flavor is not None else None
+        flavor_resource = flavors.get(flavor_name)
+        capacity = pool_capacity(flavor_resource, groups) if flavor_resource is not None else None
         available = (capacity or {}).get(resource_name)
         if available is not None and total > available:
             cluster_queue, path = first[(flavor_name, resource_name)]
