@@ -30,7 +30,7 @@ from pulumi_policy import proxy as sdk_proxy
 
 from policies.config import config_schema, rule_settings
 from policies.engine import Engine, Finding
-from policies.k8s import UNKNOWN
+from policies.k8s import UNKNOWN, kind_of
 from policies.model import Resource, Rule, Stack
 from policies.registry import RULES
 
@@ -74,10 +74,11 @@ def _engine(rule: Rule, config: Mapping[str, Any]) -> Engine:
 
 def resource_policy(rule: Rule) -> ResourceValidationPolicy:
     def validate(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+        if kind_of(args.resource_type) not in rule.kinds:
+            return  # before copying the props: most policies do not apply to most resources
         resource = Resource(args.resource_type, args.name, plain(args.props), args.urn)
-        if resource.kind in rule.kinds:
-            for finding in _engine(rule, args.get_config()).check_resource(resource):
-                report_violation(_message(finding), None)
+        for finding in _engine(rule, args.get_config()).check_resource(resource):
+            report_violation(_message(finding), None)
 
     return ResourceValidationPolicy(rule.id, rule.description, validate, **_metadata(rule))
 
@@ -91,7 +92,7 @@ def stack_policy(rule: Rule) -> StackValidationPolicy:
                 plain(r.props),
                 r.urn,
                 {key: tuple(d.urn for d in deps) for key, deps in r.property_dependencies.items()},
-            )  # fmt: skip
+            )
             for r in args.resources
         )
         for finding in _engine(rule, args.get_config()).check_stack(stack):
