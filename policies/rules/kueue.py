@@ -27,6 +27,9 @@ from policies.model import Param, Params, Resource, Rule, Stack, Violation
 from policies.pools import flavor_pool, node_groups, pool_capacity
 
 ADMITTED_KINDS = frozenset({"Job", "RayJob", "RayCluster", "RayService", "JobSet", "InferenceService"})
+# Kinds Kueue admits through its own integrations. An InferenceService is admitted only through the pods of
+# its Deployment, a serving design choice: add it here (or use managedNamespaces) where serving is queued.
+GPU_KINDS = ["Job", "JobSet", "RayJob", "RayCluster", "RayService"]
 MAX_RESOURCE_GROUPS = 16
 
 
@@ -40,7 +43,7 @@ def queue_label(resource: Resource, params: Params) -> Iterator[Violation]:
     ):
         return  # runs on an existing cluster: nothing for Kueue to admit
     managed = resource.namespace in texts(params["managedNamespaces"])
-    if managed or any(pod.gpus for pod in resource.pods):
+    if managed or (resource.kind in texts(params["gpuKinds"]) and any(pod.gpus for pod in resource.pods)):
         reason = "runs in a Kueue-managed namespace" if managed else "requests GPUs"
         yield Violation(
             "metadata.labels", f"{resource.kind} {reason} but has no {QUEUE_LABEL} label, so it bypasses quota"
@@ -218,13 +221,16 @@ def flavor_matches_pool(stack: Stack, params: Params) -> Iterator[Violation]:
 RULES = [
     Rule(
         "kueue-queue-label",
-        "GPU workloads (and any in managed namespaces) that Kueue admits carry the queue-name label.",
+        "GPU batch workloads (and any admitted kind in managed namespaces) carry the Kueue queue-name label.",
         "high",
         "mandatory",
         "resource",
         queue_label,
         ADMITTED_KINDS,
-        params={"managedNamespaces": Param([], "strings", "namespaces where every admitted kind needs a queue")},
+        params={
+            "gpuKinds": Param(GPU_KINDS, "strings", "kinds that need a queue as soon as they request GPUs"),
+            "managedNamespaces": Param([], "strings", "namespaces where every admitted kind needs a queue"),
+        },
     ),
     Rule(
         "kueue-limits-need-cohort",

@@ -314,7 +314,14 @@ RESOURCE_CASES: list[ResourceCase] = [
     rc("kueue-queue-label", "CPU job outside managed namespaces", build("job")),
     rc("kueue-queue-label", "GPU RayCluster", gpu_ray("RayCluster"), "metadata.labels"),
     rc("kueue-queue-label", "GPU RayService", gpu_ray("RayService"), "metadata.labels"),
-    rc("kueue-queue-label", "GPU InferenceService", build("isvc", GPU, GPU_POD), "metadata.labels"),
+    rc("kueue-queue-label", "GPU InferenceService served outside Kueue", build("isvc", GPU, GPU_POD)),
+    rc(
+        "kueue-queue-label",
+        "GPU InferenceService where serving is queued",
+        build("isvc", GPU, GPU_POD),
+        "metadata.labels",
+        gpuKinds=["InferenceService"],
+    ),
     rc("kueue-queue-label", "GPU Job", build("job", GPU, GPU_POD), "metadata.labels"),
     rc("kueue-queue-label", "managed namespace", build("job"), "metadata.labels", managedNamespaces=["ml"]),
     rc(

@@ -22,6 +22,7 @@ ADVISORY_IN_PRODUCTION = {
     "k8s-image-digest",
     "k8s-image-pull-policy",
     "gpu-node-selection",
+    "gpu-priority-class",
     "gpu-shm",
     "gpu-serving-startup-probe",
     "ray-version-consistency",
@@ -54,9 +55,14 @@ def test_gpu_ceiling_per_environment() -> None:
 
 
 def test_memory_ceiling_per_environment() -> None:
-    big = build("raycluster", {"resources": {"requests": {"memory": "512Gi"}, "limits": {"memory": "512Gi"}}})
-    assert rules_reported(env("staging"), big)["k8s-resource-max"] == "mandatory"
-    assert "k8s-resource-max" not in rules_reported(env("prod"), big)
+    """Production ceilings admit a whole p5.48xlarge (192 vCPU, 2 TiB) for one training container; dev does not."""
+    big = build(
+        "raycluster", {"resources": {"requests": {"memory": "1800Gi"}, "limits": {"memory": "1800Gi", "cpu": "180"}}}
+    )
+    assert rules_reported(env("dev"), big)["k8s-resource-max"] == "advisory"
+    assert "k8s-resource-max" not in rules_reported(env("staging"), big)
+    huge = build("raycluster", {"resources": {"requests": {"memory": "3Ti"}, "limits": {"memory": "3Ti"}}})
+    assert rules_reported(env("prod"), huge)["k8s-resource-max"] == "mandatory"
 
 
 def test_allowed_registries_per_environment() -> None:
