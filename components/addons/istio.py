@@ -30,7 +30,9 @@ Mesh-wide policies, all in the root namespace `istio-system` unless said otherwi
 The shared `networking.istio.io/v1` Gateway `istio-ingress/gpuplat-gateway` serves `*.<addons.istio.domain>`
 on port 80 (HTTP) and 443 (HTTPS, TLS terminated at the gateway with the certificate in the Secret
 `istio-ingress/gpuplat-ingress-tls`, type kubernetes.io/tls, e.g. issued by a cert-manager Certificate;
-until that Secret exists only port 80 serves). VirtualServices of the workloads bind to it by name.
+until that Secret exists only port 80 serves, and by default port 80 only redirects to HTTPS:
+`addons.istio.https_redirect: false` serves plain HTTP where there is no certificate). VirtualServices of
+the workloads bind to it by name.
 """
 
 from __future__ import annotations
@@ -109,11 +111,15 @@ def allow_prometheus_scrape(prometheus_principal: str) -> Manifest:
             }]}}
 
 
-def shared_gateway(domain: str, tls_secret: str = INGRESS_TLS_SECRET) -> Manifest:
+def shared_gateway(domain: str, https_redirect: bool = True, tls_secret: str = INGRESS_TLS_SECRET) -> Manifest:
+    """HTTP on 80 answers with a redirect to HTTPS unless `https_redirect` is off (no certificate, laptops)."""
     hosts = [f"*.{domain}"]
+    http: Manifest = {"port": {"number": 80, "name": "http", "protocol": "HTTP"}, "hosts": hosts}
+    if https_redirect:
+        http["tls"] = {"httpsRedirect": True}
     return {"apiVersion": NETWORKING_API, "kind": "Gateway", "metadata": _metadata(GATEWAY_NAME, INGRESS_NAMESPACE),
             "spec": {"selector": dict(INGRESS_SELECTOR), "servers": [
-                {"port": {"number": 80, "name": "http", "protocol": "HTTP"}, "hosts": hosts},
+                http,
                 {"port": {"number": 443, "name": "https", "protocol": "HTTPS"}, "hosts": hosts,
                  "tls": {"mode": "SIMPLE", "credentialName": tls_secret}},
             ]}}
@@ -151,6 +157,7 @@ class IstioArgs:
     Istio charts (they are released together)."""
 
     domain: str
+    https_redirect: bool = True
     prometheus_principal: str | None = None
     version: str | None = None
     install: InstallSettings = InstallSettings()
@@ -187,6 +194,6 @@ class Istio(pulumi.ComponentResource):
         for key, manifest in mesh_policies(args.prometheus_principal).items():
             namespaces = [ingress] if manifest["metadata"]["namespace"] == INGRESS_NAMESPACE else []
             custom_resource(f"{name}-{key}", manifest, parent=self, depends_on=[*self.ready, *namespaces])
-        self.gateway = custom_resource(f"{name}-gateway", shared_gateway(args.domain), parent=self,
+        self.gateway = custom_resource(f"{name}-gateway", shared_gateway(args.domain, args.https_redirect), parent=self,
                                        depends_on=[*self.ready, ingress])
         self.register_outputs({"gateway": GATEWAY_REF, "hosts": f"*.{args.domain}", "ingress_gateway": gateway_chart})

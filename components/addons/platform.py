@@ -89,6 +89,7 @@ class PlatformAddons(pulumi.ComponentResource):
         if "istio" in installed:
             istio = Istio(f"{name}-istio", IstioArgs(
                 domain=addons.istio.domain,
+                https_redirect=addons.istio.https_redirect,
                 prometheus_principal=PROMETHEUS_PRINCIPAL if "monitoring" in installed else None,
                 version=addons.istio.version, install=install,
             ), child)

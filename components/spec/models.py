@@ -152,7 +152,11 @@ class MonitoringAddon(Addon):
 
 
 class IstioAddon(Addon):
+    """`https_redirect`: port 80 only redirects to HTTPS (the TLS Secret must exist); turn it off where there
+    is no certificate, e.g. on a laptop."""
+
     domain: str = "ml.example.com"
+    https_redirect: bool = True
 
 
 class Addons(Strict):

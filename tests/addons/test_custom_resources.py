@@ -54,6 +54,7 @@ BUILDERS = {
     "allow-ingress-gateway": istio.allow_from_ingress_gateway(),
     "allow-prometheus": istio.allow_prometheus_scrape(monitoring.PROMETHEUS_PRINCIPAL),
     "gateway": istio.shared_gateway("ml.example.com"),
+    "gateway-plain-http": istio.shared_gateway("ml.localhost", https_redirect=False),
     "dcgm-device-plugin": monitoring.dcgm_pod_monitor("device-plugin"),
     "dcgm-gpu-operator": monitoring.dcgm_pod_monitor("gpu-operator"),
     "kuberay-operator": monitoring.kuberay_operator_service_monitor(),

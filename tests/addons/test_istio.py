@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from components.addons import istio
 from components.addons.istio import INGRESS_GATEWAY_PRINCIPAL, INGRESS_TLS_SECRET, principal
 from components.addons.monitoring import PROMETHEUS_PRINCIPAL
 from components.names import (
@@ -145,16 +146,22 @@ def test_without_monitoring_installed_here_no_prometheus_allowance() -> None:
     assert "allow-prometheus-scrape" not in _objects(recorded, "AuthorizationPolicy")
 
 
-def test_shared_gateway_serves_the_domain_on_80_and_443(recorded: RecordedAddons) -> None:
+def test_shared_gateway_serves_the_domain_on_443_and_redirects_80(recorded: RecordedAddons) -> None:
     gateway = _objects(recorded, "Gateway")[GATEWAY_NAME]
     assert gateway["apiVersion"] == "networking.istio.io/v1"
     assert gateway["metadata"]["namespace"] == INGRESS_NAMESPACE
     assert gateway["spec"]["selector"] == INGRESS_SELECTOR
     http, https = gateway["spec"]["servers"]
-    assert http == {"port": {"number": 80, "name": "http", "protocol": "HTTP"}, "hosts": ["*.ml.test"]}
+    assert http == {"port": {"number": 80, "name": "http", "protocol": "HTTP"}, "hosts": ["*.ml.test"],
+                    "tls": {"httpsRedirect": True}}
     assert https["port"] == {"number": 443, "name": "https", "protocol": "HTTPS"}
     assert https["hosts"] == ["*.ml.test"]
     assert https["tls"] == {"mode": "SIMPLE", "credentialName": INGRESS_TLS_SECRET}
+
+
+def test_gateway_serves_plain_http_when_the_redirect_is_off() -> None:
+    http = istio.shared_gateway("ml.localhost", https_redirect=False)["spec"]["servers"][0]
+    assert "tls" not in http and http["hosts"] == ["*.ml.localhost"]
 
 
 def test_istio_objects_wait_for_crds_and_istiod_and_their_namespace(recorded: RecordedAddons) -> None:
