@@ -129,9 +129,9 @@ def iam_trust_scoped(resource: Resource, params: Params) -> Iterator[Violation]:
         at = f"assumeRolePolicy.Statement[{index}]"
         if public_principal(statement):
             yield Violation(f"{at}.Principal", "any AWS principal may assume the role")
-        federated = " ".join(_strings(mapping(statement.get("Principal")).get("Federated")))
-        if "oidc-provider" not in federated:
-            continue
+        web_identity = "sts:assumerolewithwebidentity" in [a.lower() for a in _strings(statement.get("Action"))]
+        if not web_identity:
+            continue  # only web identity (IRSA) trust is pinned by token claims
         subjects, audiences = _conditions(statement, ":sub"), _conditions(statement, ":aud")
         exact = subjects.get("StringEquals", [])
         if not exact or any("*" in subject for values in subjects.values() for subject in values):

@@ -778,6 +778,24 @@ RESOURCE_CASES: list[ResourceCase] = [
         "assumeRolePolicy.Statement[0].Condition",
         "assumeRolePolicy.Statement[0].Condition",
     ),
+    rc(
+        "aws-iam-trust-scoped",
+        "web identity without conditions",
+        aws(
+            ROLE,
+            {
+                "assumeRolePolicy": doc(
+                    {
+                        "Effect": "Allow",
+                        "Principal": {"Federated": "arn:aws:mock:::oidc"},
+                        "Action": "sts:AssumeRoleWithWebIdentity",
+                    }
+                )
+            },
+        ),
+        "assumeRolePolicy.Statement[0].Condition",
+        "assumeRolePolicy.Statement[0].Condition",
+    ),
     rc("aws-kms-rotation", "ok", aws(KMS, {"enableKeyRotation": True})),
     rc("aws-kms-rotation", "asymmetric", aws(KMS, {"customerMasterKeySpec": "RSA_2048"})),
     rc("aws-kms-rotation", "unset", aws(KMS, {}), "enableKeyRotation"),
