@@ -19,15 +19,13 @@ Call = tuple[Callable[..., Iterable[Violation]], Mapping[str, Any], Rule, RuleSe
 
 
 class Dispatch(NamedTuple):
-    """The rules that apply to one type token, by scope; `_gpu` / `_cpu` only for pods and containers
-    that do / do not request accelerators. `walk` tells whether any pod or container rule applies."""
+    """The rules that apply to one type token, by scope: pod and container rules for pods and containers
+    that do (`_gpu`) or do not (`_cpu`) request accelerators. `walk`: whether any pod or container rule applies."""
 
     walk: bool
     resource: list[Call]
-    pod: list[Call]
     pod_gpu: list[Call]
     pod_cpu: list[Call]
-    container: list[Call]
     container_gpu: list[Call]
     container_cpu: list[Call]
 
@@ -81,14 +79,16 @@ class Engine:
         if found is None:
             bound = [(r.check, s.params, r, s) for r, s in self._active if resource.kind in r.kinds]
 
-            def select(scope: str, gpu: bool | None) -> list[Call]:
-                return [call for call in bound if call[2].scope == scope and call[2].gpu is gpu]
+            def select(scope: str, gpu: bool) -> list[Call]:
+                return [call for call in bound if call[2].scope == scope and call[2].gpu in (None, gpu)]
 
             found = self._dispatch[resource.type] = Dispatch(
                 any(call[2].scope in ("pod", "container") for call in bound),
-                select("resource", None),
-                *(select("pod", gpu) for gpu in (None, True, False)),
-                *(select("container", gpu) for gpu in (None, True, False)),
+                [call for call in bound if call[2].scope == "resource"],
+                select("pod", True),
+                select("pod", False),
+                select("container", True),
+                select("container", False),
             )
         return found
 
@@ -101,12 +101,11 @@ class Engine:
                 found.append((rule, setting, violation))
         if rules.walk:
             for pod in resource.pods:
-                for check, params, rule, setting in rules.pod + (rules.pod_gpu if pod.gpus else rules.pod_cpu):
+                for check, params, rule, setting in rules.pod_gpu if pod.gpus else rules.pod_cpu:
                     for violation in check(pod, resource, params):
                         found.append((rule, setting, violation))
                 for container in pod.containers:
-                    extra = rules.container_gpu if container.gpus else rules.container_cpu
-                    for check, params, rule, setting in rules.container + extra:
+                    for check, params, rule, setting in rules.container_gpu if container.gpus else rules.container_cpu:
                         for violation in check(container, pod, resource, params):
                             found.append((rule, setting, violation))
         return [

@@ -74,7 +74,7 @@ class PodSpec:
         cluster: Mapping[str, Any],
     ) -> None:
         self.path, self.spec, self.role, self.containers = path, spec, role, containers
-        self.app_containers = tuple(c for c in containers if c.is_app)
+        self.app_containers = tuple([c for c in containers if c.is_app])
         self.metadata, self.metadata_path, self.cluster = metadata, metadata_path, cluster
         self.security = mapping(spec.get("securityContext"))
         self.gpus = ZERO
@@ -93,16 +93,16 @@ def _containers(spec: Mapping[str, Any], path: str, frameworks: tuple[str, ...] 
         if isinstance(container := spec.get(key), Mapping)
     ]
     for section in CONTAINER_LISTS:
-        found.extend(
-            Container(f"{path}.{section}[{index}]", item, section) for index, item in mappings(spec.get(section))
-        )
+        if spec.get(section):
+            for index, item in mappings(spec[section]):
+                found.append(Container(f"{path}.{section}[{index}]", item, section))
     return tuple(found)
 
 
 def _pod(
     spec: Any, path: str, role: str, metadata: Any = EMPTY, metadata_path: str = "metadata", cluster: Any = EMPTY
 ) -> list[PodSpec]:
-    if not isinstance(spec, Mapping):
+    if type(spec) is not dict and not isinstance(spec, Mapping):
         return []
     return [PodSpec(path, spec, role, _containers(spec, path), mapping(metadata), metadata_path, mapping(cluster))]
 
