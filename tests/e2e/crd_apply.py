@@ -17,6 +17,7 @@ import base64
 import contextlib
 import json
 import ssl
+import threading
 import time
 import urllib.error
 import urllib.parse
@@ -214,3 +215,120 @@ def ensure_namespace(access: KubeAccess, name: str) -> dict[str, Any]:
     """Server-side apply a bare Namespace (what an add-on installed by other means would have created)."""
     namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}
     return access.apply(f"/api/v1/namespaces/{name}", namespace)
+
+
+@dataclass(frozen=True)
+class ObjectRef:
+    """One object the stand-in looks after: kind, namespace ('' or None for cluster-scoped), name, REST path."""
+
+    kind: str
+    namespace: str | None
+    name: str
+    path: str
+
+
+class ControllerStandIn(threading.Thread):
+    """What kube-controller-manager does on a real cluster, for the given objects only, while a command runs.
+
+    The local API server runs no controller manager, so three things never happen there that every real
+    cluster does within seconds, and that pulumi-kubernetes waits for unless an object says
+    `pulumi.com/skipAwait` (and, on delete, only for the provider's legacy kinds, Namespace among them):
+    - resource quota controller: a ResourceQuota's `status.hard` is set to its `spec.hard` (with nothing
+      running, `status.used` is zero); the provider waits up to a minute for it after create and update;
+    - garbage collector: an object deleted with `propagationPolicy: Foreground` (the provider's default)
+      carries the `foregroundDeletion` finalizer until the collector has deleted its dependents and removes
+      it; nothing on this API server creates dependents, so the finalizer is simply removed;
+    - namespace controller: a deleted Namespace keeps its `kubernetes` finalizer until the controller has
+      emptied it; the stand-in finalizes it only once none of the given objects in it exists any more.
+
+    `actions` lists everything it did, so a test can tell what the stack needed beyond `skipAwait`; it
+    never touches objects it was not given (quotas only in `quota_namespaces`).
+    """
+
+    def __init__(
+        self,
+        access: KubeAccess,
+        *,
+        quota_namespaces: Iterable[str] = (),
+        objects: Iterable[ObjectRef] = (),
+        interval: float = 0.25,
+    ):
+        super().__init__(name="controller-stand-in", daemon=True)
+        self.access = access
+        self.quota_namespaces = tuple(quota_namespaces)
+        self.objects = tuple(objects)
+        self.interval = interval
+        self.actions: list[str] = []
+        self.errors: list[str] = []
+        self._halt = threading.Event()
+
+    def __enter__(self) -> ControllerStandIn:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._halt.set()
+        self.join(timeout=60)
+
+    def run(self) -> None:
+        while not self._halt.is_set():
+            try:
+                self.step()
+            except KubeError as err:
+                if err.status != 409:  # a conflict is retried on the next round
+                    self.errors.append(str(err))
+            except Exception as err:  # noqa: BLE001 (reported through `errors`, never kills the thread)
+                self.errors.append(repr(err))
+            self._halt.wait(self.interval)
+
+    def step(self) -> None:
+        for namespace in self.quota_namespaces:
+            for quota in (self.access.get(f"/api/v1/namespaces/{namespace}/resourcequotas") or {}).get("items", ()):
+                self._quota_status(quota)
+        remaining: set[str | None] = set()
+        for ref in self.objects:
+            live = self.access.get(ref.path)
+            if live is None:
+                continue
+            if ref.kind != "Namespace":
+                remaining.add(ref.namespace)
+            meta = live["metadata"]
+            if not meta.get("deletionTimestamp"):
+                continue
+            finalizers = meta.get("finalizers") or []
+            if "foregroundDeletion" in finalizers:
+                self._remove_finalizer(ref, live, "foregroundDeletion")
+        for ref in self.objects:
+            if ref.kind == "Namespace" and ref.name not in remaining:
+                live = self.access.get(ref.path)
+                if live is not None and live["metadata"].get("deletionTimestamp"):
+                    self._finalize_namespace(ref, live)
+
+    def _quota_status(self, quota: dict[str, Any]) -> None:
+        hard = (quota.get("spec") or {}).get("hard") or {}
+        if (quota.get("status") or {}).get("hard") == hard:
+            return
+        meta = quota["metadata"]
+        quota = {**quota, "apiVersion": "v1", "kind": "ResourceQuota",
+                 "status": {"hard": hard, "used": dict.fromkeys(hard, "0")}}
+        path = f"/api/v1/namespaces/{meta['namespace']}/resourcequotas/{meta['name']}/status"
+        self.access.request("PUT", path, quota)
+        self.actions.append(f"quota controller: ResourceQuota {meta['namespace']}/{meta['name']} status.hard set")
+
+    def _remove_finalizer(self, ref: ObjectRef, live: dict[str, Any], finalizer: str) -> None:
+        meta = live["metadata"]
+        kept = [f for f in meta["finalizers"] if f != finalizer]
+        patch = [
+            {"op": "test", "path": "/metadata/resourceVersion", "value": meta["resourceVersion"]},
+            {"op": "replace", "path": "/metadata/finalizers", "value": kept},
+        ]
+        self.access.request("PATCH", ref.path, patch, content_type="application/json-patch+json")
+        self.actions.append(f"garbage collector: {ref.kind} {ref.namespace or ''}/{ref.name}: {finalizer} removed")
+
+    def _finalize_namespace(self, ref: ObjectRef, live: dict[str, Any]) -> None:
+        finalizers = (live.get("spec") or {}).get("finalizers") or []
+        if "kubernetes" not in finalizers or live["metadata"].get("finalizers"):
+            return  # someone else's finalizer, or the garbage collector's is still there
+        live = {**live, "spec": {**live["spec"], "finalizers": [f for f in finalizers if f != "kubernetes"]}}
+        self.access.request("PUT", f"{ref.path}/finalize", live)
+        self.actions.append(f"namespace controller: Namespace {ref.name}: emptied of the stack's objects, finalized")

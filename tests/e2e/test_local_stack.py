@@ -33,7 +33,7 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -96,9 +96,9 @@ def _emit(config: pytest.Config, log: Path, title: str, text: str) -> None:
 
 
 def _summary(output: str) -> str:
-    """The CLI's closing block: from `Resources:` (or the last `Policies:`/`Diagnostics:`) to the end."""
+    """The CLI's closing block: from the last `Policies:` (policy runs) or `Resources:` to the end."""
     for marker in ("Policies:", "Resources:"):
-        index = output.find(marker)
+        index = output.rfind(marker)
         if index >= 0:
             return output[index:]
     return output[-2000:]
@@ -114,8 +114,11 @@ class LocalStack:
     kubeconfig: Path
     log: Path
     config: pytest.Config
+    team_namespaces: tuple[str, ...] = ()
     timings: dict[str, float] = field(default_factory=dict)
     destroyed: bool = False
+    stand_in_actions: list[str] = field(default_factory=list)
+    """What the controller stand-in had to do during `up` and `destroy` (see `crd_apply.ControllerStandIn`)."""
 
     @property
     def stack_file(self) -> Path:
@@ -187,6 +190,27 @@ class LocalStack:
     def path_of(self, obj: Mapping[str, Any]) -> str:
         return self.api.object_path(obj["apiVersion"], obj["kind"], obj["name"], obj["namespace"])
 
+    def stand_in(self, objects: Sequence[Mapping[str, Any]] = ()) -> crd_apply.ControllerStandIn:
+        refs = [crd_apply.ObjectRef(o["kind"], o["namespace"], o["name"], self.path_of(o)) for o in objects]
+        return crd_apply.ControllerStandIn(self.api, quota_namespaces=self.team_namespaces, objects=refs)
+
+    def up(self) -> subprocess.CompletedProcess[str]:
+        with self.stand_in() as stand_in:
+            up = self.pulumi("up", "--yes", check=False)
+        self._record(stand_in)
+        return up
+
+    def destroy(self, objects: Sequence[Mapping[str, Any]]) -> subprocess.CompletedProcess[str]:
+        with self.stand_in(objects) as stand_in:
+            destroy = self.pulumi("destroy", "--yes", check=False)
+        self._record(stand_in)
+        self.destroyed = destroy.returncode == 0
+        return destroy
+
+    def _record(self, stand_in: crd_apply.ControllerStandIn) -> None:
+        self.stand_in_actions += stand_in.actions
+        assert not stand_in.errors, "controller stand-in failed:\n" + "\n".join(stand_in.errors)
+
 
 def _copy_project(destination: Path) -> Path:
     project = destination / "project"
@@ -218,9 +242,12 @@ def local_stack(
     for key in ("PULUMI_CONFIG_PASSPHRASE_FILE", "PULUMI_ACCESS_TOKEN", "KUBECONFIG"):
         env.pop(key, None)
     api = crd_apply.KubeAccess.from_kubeconfig(apiserver.kubeconfig)
+    project = _copy_project(work)
+    spec = yaml.safe_load((project / "stacks" / f"{STACK}.yaml").read_text(encoding="utf-8"))
     stack = LocalStack(
-        project=_copy_project(work), env=env, api=api, kubeconfig=Path(apiserver.kubeconfig),
+        project=project, env=env, api=api, kubeconfig=Path(apiserver.kubeconfig),
         log=work / "e2e-local-stack.log", config=request.config,
+        team_namespaces=tuple((team or {}).get("namespace") or name for name, team in spec["teams"].items()),
     )
     stack.emit("pulumi version", subprocess.run(
         ["pulumi", "version"], env=env, capture_output=True, text=True, check=True, timeout=60,
@@ -244,16 +271,23 @@ def local_stack(
             "gpuplat:preinstalledAddons": list(PREINSTALLED),
             "gpuplat:skipAwait": True,
         })
-        up = stack.pulumi("up", "--yes")
-        stack.emit("pulumi up", _summary(up.stdout))
+        up = stack.up()
+        stack.emit("pulumi up", _summary(up.stdout + up.stderr))
+        assert up.returncode == 0, f"pulumi up failed\n{up.stdout}\n{up.stderr}"
         yield stack
     finally:
         try:
             if not stack.destroyed:
-                destroy = stack.pulumi("destroy", "--yes", check=False)
+                try:
+                    objects = stack.kubernetes_objects()
+                except AssertionError:  # no state to read: destroy anyway, without the stand-in's deletions
+                    objects = []
+                destroy = stack.destroy(objects)
                 stack.emit("pulumi destroy (fixture clean-up)", _summary(destroy.stdout + destroy.stderr))
         finally:
             removed = stack.pulumi("stack", "rm", "--force", "--yes", check=False)
+            stack.emit("controller stand-in actions (what kube-controller-manager would have done)",
+                       "\n".join(stack.stand_in_actions) or "none")
             stack.emit("timings (s)", "\n".join(f"{k}: {v:.1f}" for k, v in stack.timings.items())
                        + f"\nstack rm: exit {removed.returncode} {removed.stderr.strip()}")
 
@@ -381,8 +415,7 @@ def test_destroy_removes_everything(local_stack: LocalStack) -> None:
     """
     objects = local_stack.kubernetes_objects()
     assert objects, "nothing deployed"
-    destroy = local_stack.pulumi("destroy", "--yes", check=False)
-    local_stack.destroyed = destroy.returncode == 0
+    destroy = local_stack.destroy(objects)
     local_stack.emit("pulumi destroy", _summary(destroy.stdout + destroy.stderr))
     assert destroy.returncode == 0, f"destroy failed\n{destroy.stdout}\n{destroy.stderr}"
     assert not local_stack.kubernetes_objects(), "the stack still holds Kubernetes objects after destroy"
@@ -407,6 +440,24 @@ def test_destroy_removes_everything(local_stack: LocalStack) -> None:
         if kind != "Namespace":
             obj = next(o for o in objects if (o["kind"], o["namespace"], o["name"]) == (kind, namespace, name))
             assert local_stack.api.get(local_stack.path_of(obj)) is None, f"{kind} {namespace}/{name} survived"
+
+
+@pytest.mark.e2e
+@pytest.mark.xfail(
+    strict=True,
+    reason="with gpuplat:skipAwait the program annotates only the KubeRay and KServe objects with "
+    "pulumi.com/skipAwait: up waits for ResourceQuota status (set by the quota controller) and destroy for "
+    "foreground deletion (garbage collector) and the Namespace's finalizer (namespace controller)",
+)
+def test_skip_await_alone_suffices_on_a_bare_api_server(local_stack: LocalStack) -> None:
+    """README: with no cluster, `scripts/local-apiserver` and `gpuplat:skipAwait true` are enough.
+
+    Runs after the destroy test: the controller stand-in must not have had anything to do during up and
+    destroy. Strict xfail: once the program annotates what the provider would otherwise wait for, this
+    passes, and the marker must go.
+    """
+    assert local_stack.destroyed, "destroy did not run or failed"
+    assert not local_stack.stand_in_actions, "\n".join(local_stack.stand_in_actions)
 
 
 def _without_pulumi_keys(inputs: Mapping[str, Any]) -> dict[str, Any]:
