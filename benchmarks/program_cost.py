@@ -3,6 +3,7 @@
     venv/bin/python -m benchmarks.program_cost                      # N = 10, 100, 1000; 3 repetitions
     venv/bin/python -m benchmarks.program_cost --sizes 10 100 --repeat 5 --no-plot
     venv/bin/python -m benchmarks.program_cost --profile 1000       # pyinstrument hot spots in our code
+    venv/bin/python -m benchmarks.program_cost --sizes 100 1000 --gc-threshold 50000 --no-plot
 
 For each N the spec generator (`benchmarks/specs.py`) writes a spec with N model services and N/5 Ray
 clusters into a temporary directory; the program runs on it under the recording mocks of
@@ -245,9 +246,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-plot", action="store_true")
     parser.add_argument("--profile", type=int, metavar="N", help="only profile one run at N (pyinstrument)")
     parser.add_argument("--keep", type=Path, help="write the generated specs here instead of a temp dir")
+    parser.add_argument(
+        "--gc-threshold",
+        type=int,
+        metavar="N",
+        help="set the cyclic GC's generation-0 threshold (Python's default 700) for every run, program and baseline",
+    )
     args = parser.parse_args(argv)
 
     print(describe())
+    if args.gc_threshold is not None:
+        gc.set_threshold(args.gc_threshold, *gc.get_threshold()[1:])
+    print(f"gc thresholds: {gc.get_threshold()}")
     with tempfile.TemporaryDirectory(prefix="gpuplat-bench-") as temporary:
         directory = args.keep or Path(temporary)
         directory.mkdir(parents=True, exist_ok=True)
