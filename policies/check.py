@@ -51,7 +51,7 @@ def render(env: str) -> list[Resource]:
         ) from error
     try:
         return from_records(render_stack(env))
-    except Exception as error:  # noqa: BLE001 - any failure of the program under mocks is an input error
+    except (Exception, SystemExit) as error:  # noqa: BLE001 - any failure of the program under mocks is an input error
         raise UsageError(f"--stack {env}: rendering the stack failed: {type(error).__name__}: {error}") from error
 
 
