@@ -23,8 +23,10 @@ with open(kubeconfig_path) as f:
     provider = k8s.Provider("local", kubeconfig=f.read())
 
 opts = pulumi.ResourceOptions(provider=provider)
-# No kubelet or controllers on the local API server: never wait for readiness or finalizers.
-skip_await = {"pulumi.com/skipAwait": "true"}
+# No kubelet or controllers on the local API server: never wait for readiness, and delete with
+# background propagation (the default, foreground, leaves a foregroundDeletion finalizer that only
+# the garbage collector would remove, so the delete would wait forever).
+skip_await = {"pulumi.com/skipAwait": "true", "pulumi.com/deletionPropagationPolicy": "background"}
 
 ns = k8s.core.v1.Namespace(
     "smoke-ns",
