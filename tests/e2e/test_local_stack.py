@@ -33,7 +33,7 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -150,7 +150,7 @@ class LocalStack:
         document.setdefault("config", {}).update(values)
         self.stack_file.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
 
-    def spec_variant(self, name: str, edit) -> Path:
+    def spec_variant(self, name: str, edit: Callable[[dict[str, Any]], None]) -> Path:
         """A copy of stacks/local.yaml changed by `edit(spec_dict)`, written next to the project."""
         spec = yaml.safe_load((self.project / "stacks" / f"{STACK}.yaml").read_text(encoding="utf-8"))
         edit(spec)
@@ -408,10 +408,13 @@ def test_policy_pack_blocks_a_seeded_violation(local_stack: LocalStack) -> None:
 def test_destroy_removes_everything(local_stack: LocalStack) -> None:
     """After `pulumi destroy`, every object the stack created is gone from the API server.
 
-    "Gone" on a bare API server: no controller manager runs, so no namespace controller empties a deleted
-    Namespace and removes its `kubernetes` finalizer. The objects Pulumi deletes itself (everything
-    namespaced, the cluster-scoped Kueue objects) must be gone (404); the team Namespace must be gone or
-    Terminating (deletionTimestamp set, phase Terminating) -- what a real cluster finishes on its own.
+    What "gone" means on a bare API server: the provider deletes with foreground propagation, so every
+    object keeps the garbage collector's `foregroundDeletion` finalizer, and a Namespace its `kubernetes`
+    finalizer, until kube-controller-manager removes them -- which never runs here. The controller stand-in
+    (`crd_apply.ControllerStandIn`) does exactly that for the stack's objects during destroy, the namespace
+    only once Pulumi has deleted everything of the stack inside it. So: every namespaced object and the
+    cluster-scoped Kueue objects must be gone (404); the team Namespace gone, or at worst Terminating
+    (deletionTimestamp set, phase Terminating), which a real cluster's namespace controller finishes.
     """
     objects = local_stack.kubernetes_objects()
     assert objects, "nothing deployed"
