@@ -6,37 +6,45 @@
 Needs the engine built by `scripts/install-engine` (the `pulumi` CLI, the Python language host, the
 Kubernetes provider, etcd and kube-apiserver); without it the script says so and exits 0.
 
-For each N: a fresh `scripts/local-apiserver` (no nodes, no controllers), the pinned CRDs of every add-on
-server-side applied from the reference data (`../shared/reference/crds`), then a snapshot of the project
-(`Pulumi.yaml`, `__main__.py`, `components/`) in a temporary directory with a file backend, and a stack
-whose config is `gpuplat:spec` = the generated spec, `gpuplat:kubeconfig` = the local API server's,
-`gpuplat:preinstalledAddons` = every add-on (no chart can be installed here) and `gpuplat:skipAwait`
-= true (no pod ever becomes ready without nodes). Timed, one run each: `preview` of the empty stack,
-`up`, and a second `preview` that must report no changes. Resources are counted from the stack's state.
+For each N, the same set-up as the end-to-end tests (`tests/e2e/test_local_stack.py`, whose REST helper
+`tests/e2e/crd_apply.py` this reuses): a fresh `scripts/local-apiserver` (no nodes, no controllers); every
+pinned CRD of the reference data (`../shared/reference/crds`) server-side applied and Established, and the
+`istio-ingress` namespace a pre-installed Istio brings; a copy of the project in a temporary directory with
+a file backend; a stack whose config is `gpuplat:spec` = the generated spec (`benchmarks/specs.py`),
+`gpuplat:kubeconfig` and `gpuplat:kubeContext` = the local API server's, `gpuplat:preinstalledAddons` =
+every add-on (no chart can be fetched here) and `gpuplat:skipAwait` = true (no pod ever becomes ready
+without nodes). During `up` the e2e tests' controller stand-in sets the ResourceQuotas' status, as the
+quota controller of a real cluster would within seconds.
+
+Timed, one run each: `preview` of the empty stack, `up --skip-preview`, and `preview --expect-no-changes`.
+Resources are counted from the stack's state after `up` (components included, the Stack itself not).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 
-from benchmarks.apiserver import apply_crds, local_apiserver
 from benchmarks.machine import describe
-from benchmarks.specs import ray_cluster_count, write_spec
+from benchmarks.specs import ray_cluster_count, scaled_spec, write_spec
 from components.spec.rules import ADDON_NAMES
+from tests.e2e import crd_apply
+from tests.support.reference import find_reference_dir
 
 ROOT = Path(__file__).resolve().parent.parent
 INSTALL_ENGINE = ROOT / "scripts" / "install-engine"
+LOCAL_APISERVER = ROOT / "scripts" / "local-apiserver"
 REQUIRED_BINARIES = (
     "pulumi",
     "pulumi-language-python",
@@ -44,7 +52,9 @@ REQUIRED_BINARIES = (
     "etcd",
     "kube-apiserver",
 )
-PROJECT_FILES = ("Pulumi.yaml", "__main__.py", "components")
+PROJECT_PATHS = ("Pulumi.yaml", "__main__.py", "components", "stacks", "dashboards")
+# Namespaces a pre-installed add-on brings along that the stack's objects are created in.
+PREINSTALLED_NAMESPACES = ("istio-ingress",)
 
 
 class EngineMissingError(Exception):
@@ -65,12 +75,29 @@ def engine_environment() -> dict[str, str]:
     return env
 
 
-def reference_crds() -> Path:
-    candidate = os.environ.get("GPUPLAT_REFERENCE_DIR")
-    path = (Path(candidate) if candidate else ROOT.parent / "shared" / "reference") / "crds"
-    if not path.is_dir():
-        raise EngineMissingError(f"reference CRDs not found at {path} (set GPUPLAT_REFERENCE_DIR)")
-    return path
+def reference_crds() -> list[dict]:
+    """Every pinned CRD of the reference data, all projects."""
+    reference = find_reference_dir()
+    if reference is None:
+        raise EngineMissingError("reference data not found (set GPUPLAT_REFERENCE_DIR or place shared/ beside)")
+    projects = sorted(path.name for path in (reference / "crds").iterdir() if path.is_dir())
+    return crd_apply.crd_documents(crd_apply.reference_crd_files(reference, projects))
+
+
+@contextmanager
+def local_apiserver(directory: Path, env: dict[str, str]) -> Iterator[Path]:
+    """Start `scripts/local-apiserver` in `directory`; its kubeconfig. Stopped (state removed) on exit."""
+    started = subprocess.run(
+        [str(LOCAL_APISERVER), "start", str(directory)], env=env, timeout=300, capture_output=True, text=True
+    )
+    if started.returncode != 0:
+        raise RuntimeError(f"local-apiserver start failed:\n{started.stderr[-3000:]}")
+    try:
+        yield directory / "kubeconfig"
+    finally:
+        subprocess.run(
+            [str(LOCAL_APISERVER), "stop", str(directory)], env=env, timeout=120, capture_output=True, text=True
+        )
 
 
 @dataclass(frozen=True)
@@ -88,31 +115,39 @@ class Run:
 
 
 class Workspace:
-    """A snapshot of the project with its own file backend and stack config."""
+    """A copy of the project (virtualenv made absolute) with its own file backend and stack config."""
 
     def __init__(self, directory: Path, env: dict[str, str], stack: str) -> None:
         self.project = directory / "project"
         self.project.mkdir()
-        for name in PROJECT_FILES:
+        for name in PROJECT_PATHS:
             source = ROOT / name
             if source.is_dir():
-                shutil.copytree(source, self.project / name, ignore=shutil.ignore_patterns("__pycache__"))
-            else:
+                shutil.copytree(source, self.project / name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+            elif source.exists():
                 shutil.copy2(source, self.project / name)
-        (self.project / "venv").symlink_to(ROOT / "venv")
+        descriptor = yaml.safe_load((self.project / "Pulumi.yaml").read_text(encoding="utf-8"))
+        descriptor["runtime"].setdefault("options", {})["virtualenv"] = str(ROOT / "venv")
+        (self.project / "Pulumi.yaml").write_text(yaml.safe_dump(descriptor, sort_keys=False), encoding="utf-8")
         state = directory / "state"
         state.mkdir()
         self.config_file = self.project / f"Pulumi.{stack}.yaml"
         self.stack = stack
         self.env = {**env, "PULUMI_BACKEND_URL": f"file://{state}", "PULUMI_CONFIG_PASSPHRASE": ""}
-        for name in ("PULUMI_CONFIG_PASSPHRASE_FILE", "PULUMI_ACCESS_TOKEN"):
+        for name in ("PULUMI_CONFIG_PASSPHRASE_FILE", "PULUMI_ACCESS_TOKEN", "KUBECONFIG"):
             self.env.pop(name, None)
 
     def pulumi(self, *args: str, timeout: float = 3600) -> subprocess.CompletedProcess[str]:
-        stack = [] if args[:2] == ("stack", "init") else ["--stack", self.stack]
-        command = ["pulumi", *args, "--non-interactive", *stack]
+        # `stack init` names the stack as its argument; every other command selects it with --stack.
+        selector = [] if args[:2] == ("stack", "init") else ["--stack", self.stack]
         process = subprocess.run(
-            command, cwd=self.project, env=self.env, capture_output=True, text=True, timeout=timeout, check=False
+            ["pulumi", *args, *selector, "--non-interactive"],
+            cwd=self.project,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
         )
         if process.returncode != 0:
             raise RuntimeError(
@@ -122,7 +157,7 @@ class Workspace:
         return process
 
     def configure(self, settings: dict[str, object]) -> None:
-        """Add `settings` to the stack's config file (keeping what `stack init` wrote, e.g. the salt)."""
+        """Add typed `settings` to the stack's config file (keeping what `stack init` wrote)."""
         current = yaml.safe_load(self.config_file.read_text(encoding="utf-8")) if self.config_file.exists() else None
         current = current or {}
         current.setdefault("config", {}).update(settings)
@@ -134,41 +169,45 @@ class Workspace:
         resources = exported.get("deployment", {}).get("resources") or []
         return sum(1 for resource in resources if resource["type"] != "pulumi:pulumi:Stack")
 
-    def timed(self, step: str, *args: str) -> tuple[float, subprocess.CompletedProcess[str]]:
+    def timed(self, *args: str) -> float:
         start = time.perf_counter()
-        process = self.pulumi(*args)
-        return time.perf_counter() - start, process
+        self.pulumi(*args)
+        return time.perf_counter() - start
 
 
-def run(services: int, env: dict[str, str], crds: Path) -> Run:
+def run(services: int, env: dict[str, str], crds: list[dict]) -> Run:
     with tempfile.TemporaryDirectory(prefix=f"gpuplat-engine-{services}-") as temporary:
         directory = Path(temporary)
-        (directory / "apiserver").mkdir()
-        with local_apiserver(directory / "apiserver", env) as server:
-            applied = apply_crds(server, crds)
+        with local_apiserver(directory / "apiserver", env) as kubeconfig:
+            api = crd_apply.KubeAccess.from_kubeconfig(kubeconfig)
+            applied = crd_apply.apply_crds(api, crds)
+            for namespace in PREINSTALLED_NAMESPACES:
+                crd_apply.ensure_namespace(api, namespace)
             spec = write_spec(directory, services)
-            stack = f"bench{services}"
-            workspace = Workspace(directory, env, stack)
-            workspace.pulumi("stack", "init", stack)
+            workspace = Workspace(directory, env, stack=f"bench{services}")
+            workspace.pulumi("stack", "init", workspace.stack)
             workspace.configure(
                 {
                     "gpuplat:spec": str(spec),
-                    "gpuplat:kubeconfig": str(server.kubeconfig),
-                    "gpuplat:kubeContext": server.context_name(),
+                    "gpuplat:kubeconfig": str(kubeconfig),
+                    "gpuplat:kubeContext": crd_apply.kubeconfig_context(kubeconfig),
                     "gpuplat:preinstalledAddons": list(ADDON_NAMES),
                     "gpuplat:skipAwait": True,
                 }
             )
-            timings = []
-            seconds, _ = workspace.timed("preview", "preview")
-            # `preview` of an empty stack: every resource is a create; counted after `up` from the state.
-            preview_seconds = seconds
-            seconds, _ = workspace.timed("up", "up", "--yes", "--skip-preview")
+            preview = workspace.timed("preview")
+            teams = [team.get("namespace") or name for name, team in scaled_spec(services)["teams"].items()]
+            with crd_apply.ControllerStandIn(api, quota_namespaces=teams) as stand_in:
+                up = workspace.timed("up", "--yes", "--skip-preview")
+            if stand_in.errors:
+                raise RuntimeError("controller stand-in failed:\n" + "\n".join(stand_in.errors))
+            again = workspace.timed("preview", "--expect-no-changes")
             count = workspace.resource_count()
-            timings.append(Timing("preview (empty stack)", preview_seconds, count))
-            timings.append(Timing("up", seconds, count))
-            seconds, _ = workspace.timed("preview", "preview", "--expect-no-changes")
-            timings.append(Timing("preview (no changes)", seconds, count))
+    timings = [
+        Timing("preview (empty stack: all creates)", preview, count),
+        Timing("up", up, count),
+        Timing("preview (no changes)", again, count),
+    ]
     return Run(services, len(applied), timings)
 
 
