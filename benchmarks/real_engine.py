@@ -117,7 +117,8 @@ class Run:
 class Workspace:
     """A copy of the project (virtualenv made absolute) with its own file backend and stack config."""
 
-    def __init__(self, directory: Path, env: dict[str, str], stack: str) -> None:
+    def __init__(self, directory: Path, env: dict[str, str], stack: str, log: Path | None = None) -> None:
+        self.log = log
         self.project = directory / "project"
         self.project.mkdir()
         for name in PROJECT_PATHS:
@@ -171,11 +172,15 @@ class Workspace:
 
     def timed(self, *args: str) -> float:
         start = time.perf_counter()
-        self.pulumi(*args)
-        return time.perf_counter() - start
+        process = self.pulumi(*args)
+        seconds = time.perf_counter() - start
+        if self.log is not None:
+            with self.log.open("a", encoding="utf-8") as log:
+                log.write(f"===== pulumi {' '.join(args)} ({seconds:.1f} s)\n{process.stdout}\n{process.stderr}\n")
+        return seconds
 
 
-def run(services: int, env: dict[str, str], crds: list[dict]) -> Run:
+def run(services: int, env: dict[str, str], crds: list[dict], parallel: int | None, log: Path | None) -> Run:
     with tempfile.TemporaryDirectory(prefix=f"gpuplat-engine-{services}-") as temporary:
         directory = Path(temporary)
         with local_apiserver(directory / "apiserver", env) as kubeconfig:
@@ -184,7 +189,7 @@ def run(services: int, env: dict[str, str], crds: list[dict]) -> Run:
             for namespace in PREINSTALLED_NAMESPACES:
                 crd_apply.ensure_namespace(api, namespace)
             spec = write_spec(directory, services)
-            workspace = Workspace(directory, env, stack=f"bench{services}")
+            workspace = Workspace(directory, env, stack=f"bench{services}", log=log)
             workspace.pulumi("stack", "init", workspace.stack)
             workspace.configure(
                 {
@@ -195,10 +200,11 @@ def run(services: int, env: dict[str, str], crds: list[dict]) -> Run:
                     "gpuplat:skipAwait": True,
                 }
             )
-            preview = workspace.timed("preview")
+            parallelism = ["--parallel", str(parallel)] if parallel else []
+            preview = workspace.timed("preview", *parallelism)
             teams = [team.get("namespace") or name for name, team in scaled_spec(services)["teams"].items()]
             with crd_apply.ControllerStandIn(api, quota_namespaces=teams) as stand_in:
-                up = workspace.timed("up", "--yes", "--skip-preview")
+                up = workspace.timed("up", "--yes", "--skip-preview", *parallelism)
             if stand_in.errors:
                 raise RuntimeError("controller stand-in failed:\n" + "\n".join(stand_in.errors))
             again = workspace.timed("preview", "--expect-no-changes")
@@ -228,6 +234,8 @@ def table(runs: list[Run]) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", type=int, nargs="+", default=[10, 100], help="N model services")
+    parser.add_argument("--parallel", type=int, help="pulumi --parallel for preview and up (default: the CLI's)")
+    parser.add_argument("--log", type=Path, help="append every pulumi command's output to this file")
     args = parser.parse_args(argv)
     print(describe())
     try:
@@ -240,7 +248,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"engine: pulumi {version.strip()}, local kube-apiserver without nodes; one run per step\n")
     runs = []
     for services in args.sizes:
-        runs.append(run(services, env, crds))
+        runs.append(run(services, env, crds, args.parallel, args.log))
         print(f"N={services}: done ({runs[-1].crds} CRDs applied first)", file=sys.stderr, flush=True)
     print(table(runs))
     return 0
