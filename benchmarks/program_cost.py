@@ -209,7 +209,7 @@ def hot_spots(services: int, directory: Path, limit: int = 25) -> str:
     total = root.time
     inclusive: Counter[tuple[str, int, str]] = Counter()
     own: Counter[tuple[str, int, str]] = Counter()
-    ours = (str(ROOT / "components"), str(ROOT / "tools"), str(ROOT / "__main__.py"), str(ROOT / "benchmarks"))
+    ours = (str(ROOT / "components"), str(ROOT / "tools"), str(ROOT / "__main__.py"))
 
     def walk(frame, seen: frozenset) -> None:
         key = (frame.file_path or "", frame.line_no or 0, frame.function or "")
