@@ -8,6 +8,7 @@ import pulumi
 
 from components.addons import PlatformAddons, PlatformAddonsArgs
 from components.cluster import create_cluster
+from components.skip_await import register_skip_await
 from components.spec import SpecError
 from components.stack_config import load_stack_platform
 from components.workloads import Workloads, WorkloadsArgs
@@ -17,6 +18,7 @@ try:
 except SpecError as error:
     raise pulumi.RunError(f"the platform spec is invalid:\n{error}") from None
 
+register_skip_await(platform.settings.skip_await)
 cluster = create_cluster("gpuplat", platform)
 addons = PlatformAddons(
     "platform",

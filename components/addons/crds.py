@@ -36,12 +36,12 @@ def protect_custom_resource_definitions(args: pulumi.ResourceTransformArgs) -> p
 
 def crd_protection(protect: bool) -> list[pulumi.ResourceTransform]:
     """The `transforms` option of a chart that may render CRDs."""
-    if not protect or not _engine_calls_transforms_back():
+    if not protect or not engine_calls_transforms_back():
         return []
     return [protect_custom_resource_definitions]
 
 
-def _engine_calls_transforms_back() -> bool:
+def engine_calls_transforms_back() -> bool:
     """Whether a transform can be registered here. The engine always can (it calls transforms back
     through the SDK's callback server). `pulumi.runtime.set_mocks` has no callback server, and registering
     a transform there fails with "Callback server not initialized"; without this check every recording

@@ -26,6 +26,7 @@ ADVISORY_IN_PRODUCTION = {
     "gpu-shm",
     "gpu-serving-startup-probe",
     "ray-version-consistency",
+    "k8s-ephemeral-storage",
 }
 
 
