@@ -202,7 +202,9 @@ class EksCluster(pulumi.ComponentResource):
                 )
             )
         )
-        system_pools = [self.node_pools[n] for n, pool in args.node_pools.items() if pool.system]
+        # The node groups themselves, not the pool components: those also hold autoscaler tags that no
+        # Kubernetes object needs to wait for.
+        system_pools = [self.node_pools[n].node_group for n, pool in args.node_pools.items() if pool.system]
         self.provider = k8s.Provider(
             f"{name}-k8s",
             kubeconfig=self.kubeconfig,

@@ -47,8 +47,9 @@ class Platform(Strict):
         return getattr(self.spec.addons, name).enabled and name not in self.settings.preinstalled_addons
 
 
-class _UniqueKeyLoader(yaml.SafeLoader):
-    """SafeLoader that refuses duplicate keys: a repeated model name must not silently win."""
+class _UniqueKeyLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
+    """Safe loader (libyaml's parser when available) that refuses duplicate keys: a repeated model name
+    must not silently win."""
 
 
 def _construct_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: bool = False) -> dict:
