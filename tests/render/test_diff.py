@@ -79,7 +79,9 @@ def test_diff_of_two_specs_shows_exactly_the_added_model_the_replicas_the_remove
     assert "- `InferenceService serving/llama-3-8b: spec.predictor.minReplicas 2 -> 3`" in changed
     assert '- `kubernetes:helm.sh/v4:Chart platform-kueue-controller: version "0.19.2" -> "0.19.3"`' in changed
     # And nothing else: everything added is the new model's, everything removed the job's or its namespace's
-    # Ray plumbing, and the only other change is the serving team's quota growing with the new model.
+    # Ray plumbing. The other changes follow from the new model and the replica change: the serving team's
+    # quota grows, and the model services' floor on l4-serve grows, so the Kueue quotas derived from what is
+    # left shrink (both ClusterQueues, and the research ResourceQuota that counts its Kueue share).
     assert all("qwen-2-7b" in line for line in added)
     assert all("pretrain" in line or " research/" in line for line in removed)
     changed_resources = {line.split(": ", 1)[0].removeprefix("- `") for line in changed}
@@ -87,13 +89,16 @@ def test_diff_of_two_specs_shows_exactly_the_added_model_the_replicas_the_remove
         "InferenceService serving/llama-3-8b",
         "kubernetes:helm.sh/v4:Chart platform-kueue-controller",
         "ResourceQuota serving/serving",
+        "ResourceQuota research/research",
+        "ClusterQueue serving",
+        "ClusterQueue research",
     }
     assert [line for line in changed if "llama-3-8b" in line or "kueue" in line] == [
         "- `InferenceService serving/llama-3-8b: spec.predictor.minReplicas 2 -> 3`",
         '- `kubernetes:helm.sh/v4:Chart platform-kueue-controller: version "0.19.2" -> "0.19.3"`',
     ]
     unchanged = len(old) - len(removed) - len(changed_resources)
-    assert f"{len(added)} added, {len(removed)} removed, 3 changed, {unchanged} unchanged." in text.splitlines()
+    assert f"{len(added)} added, {len(removed)} removed, 6 changed, {unchanged} unchanged." in text.splitlines()
     assert "| prod | " in text
 
 
@@ -132,8 +137,8 @@ def test_a_violation_the_spec_accepts_but_the_pack_refuses_is_reported_as_new(sp
     findings = _section(text, "Policy check (new state)")
     expected = (
         "- **new** `MANDATORY k8s-secrets-not-in-env InferenceService/serving/tgi "
-        "spec.predictor.containers[0].env[0].value: "
-    )
+        "spec.predictor.containers[0].env[1].value: literal credential in environment variable 'HF_TOKEN'"
+    )  # env[0] is the HOME=/tmp the builders set for a read-only root filesystem
     assert [line for line in findings if line.startswith(expected)] != []
     # Findings the base already had are listed without the mark.
     assert all("serving/tgi" in line for line in findings if line.startswith("- **new**"))
