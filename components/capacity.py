@@ -35,10 +35,10 @@ def node_instance(pool: NodePool) -> InstanceType | None:
             gpu_product=declared.gpu_product,
             max_pods=declared.max_pods,
         )
-    known = [lookup(name) for name in pool.instance_types]
-    if not known or any(instance is None for instance in known):
+    known = [found for instance_type in pool.instance_types if (found := lookup(instance_type)) is not None]
+    if not known or len(known) != len(pool.instance_types):
         return None
-    return min(known, key=lambda instance: (instance.gpus, instance.vcpu, instance.memory_gib))  # type: ignore[return-value,arg-type]
+    return min(known, key=lambda instance: (instance.gpus, instance.vcpu, instance.memory_gib))
 
 
 def node_allocatable(pool: NodePool) -> Allocatable | None:

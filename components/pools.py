@@ -40,7 +40,8 @@ def node_labels(name: str, pool: NodePool) -> dict[str, str]:
     if instance is not None and instance.gpus:
         labels[ACCELERATOR_LABEL] = "nvidia"
         # Only when every instance type has the same GPU: a mixed A10G/L4 pool cannot promise one product.
-        products = {lookup(t).gpu_product for t in pool.instance_types if lookup(t)} or {instance.gpu_product}  # type: ignore[union-attr]
+        known = [found for instance_type in pool.instance_types if (found := lookup(instance_type)) is not None]
+        products = {it.gpu_product for it in known} or {instance.gpu_product}
         if len(products) == 1 and instance.gpu_product:
             labels[GPU_PRODUCT_LABEL] = instance.gpu_product
         if pool.mig_strategy != "none" or pool.time_slicing_replicas:

@@ -64,6 +64,7 @@ class _RayWorkload(pulumi.ComponentResource):
         self.register_outputs({"resource": self.resource, "dashboard": self.dashboard})
 
     def manifest(self, ctx: BuildContext, name: str, workload: Queued) -> dict:
+        """The kind's manifest; every subclass below builds its own (this base is never instantiated)."""
         raise NotImplementedError
 
     def routes(self, name: str, ctx: BuildContext, args: RayWorkloadArgs, mesh: pulumi.ResourceOptions) -> None:

@@ -139,7 +139,7 @@ def check_pools(ctx: _Context) -> Iterator[Problem]:
             )
         if not pool.instance_types and pool.capacity is None:
             yield f"{path}.capacity", "declare instance_types or capacity (vcpu, memory_gib, gpus)"
-        archs = {lookup(t).arch for t in pool.instance_types if lookup(t)}  # type: ignore[union-attr]
+        archs = {found.arch for instance_type in pool.instance_types if (found := lookup(instance_type)) is not None}
         if len(archs) > 1:
             yield f"{path}.instance_types", f"mixes CPU architectures {sorted(archs)}: one AMI cannot serve both"
         instance = node_instance(pool)
