@@ -8,11 +8,13 @@ import pulumi
 
 from components.addons import PlatformAddons, PlatformAddonsArgs
 from components.cluster import create_cluster
+from components.gc_policy import freeze_survivors_of_full_collections
 from components.skip_await import register_skip_await
 from components.spec import SpecError
 from components.stack_config import load_stack_platform
 from components.workloads import Workloads, WorkloadsArgs
 
+freeze_survivors_of_full_collections()  # a large stack's heap is long-lived; see components/gc_policy.py
 try:
     platform = load_stack_platform()
 except SpecError as error:

@@ -8,6 +8,7 @@ provider, which is what the dependency-edge tests and the critical-path benchmar
 
 from __future__ import annotations
 
+import gc
 import os
 import runpy
 import sys
@@ -151,7 +152,16 @@ def record(
     def run() -> None:
         program()
 
-    run()
+    callbacks, thresholds = list(gc.callbacks), gc.get_threshold()
+    try:
+        run()
+    finally:
+        # A program may set process-wide GC policy (`__main__.py` does: components/gc_policy.py). In a real
+        # deployment its process ends with it; here many programs share one process, so undo it, and make
+        # what it froze collectable again.
+        gc.callbacks[:] = callbacks
+        gc.set_threshold(*thresholds)
+        gc.unfreeze()
     return recording
 
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import pytest
+
 from benchmarks.program_cost import Result, table, verdicts
 
 
 def result(services: int, resources: int, program: list[float], baseline: list[float]) -> Result:
-    """CPU samples as given; wall samples twice as long (a loaded machine)."""
+    """CPU samples as given; wall samples twice as long (a loaded machine); the plain-SDK replay 1.5 x
+    the baseline (default GC)."""
     return Result(
         services,
         services // 5,
@@ -16,6 +19,8 @@ def result(services: int, resources: int, program: list[float], baseline: list[f
         program_cpu=program,
         baseline_wall=[2 * s for s in baseline],
         baseline_cpu=baseline,
+        plain_wall=[3 * s for s in baseline],
+        plain_cpu=[1.5 * s for s in baseline],
     )
 
 
@@ -23,6 +28,7 @@ def test_medians_and_ratio() -> None:
     measured = result(100, 600, [3.0, 1.0, 2.0], [1.0, 2.0, 1.6])
     assert (measured.seconds("program"), measured.seconds("baseline"), measured.ratio()) == (2.0, 1.6, 1.25)
     assert (measured.seconds("program", "wall"), measured.ratio("wall")) == (4.0, 1.25)
+    assert measured.ratio(against="plain") == pytest.approx(2.0 / 2.4)
 
 
 def test_both_targets_met() -> None:
@@ -44,4 +50,6 @@ def test_superlinear_growth_and_slow_program_are_reported() -> None:
 
 def test_table_has_one_row_per_n_with_rates() -> None:
     text = table([result(10, 100, [0.5], [0.4])])
-    assert text.splitlines()[2] == "| 10 | 2 | 105 | 100 | 0.50 | 0.40 | 1.25 | 200 | 250 | 1.00 | 0.80 | 1.25 |"
+    assert text.splitlines()[2] == (
+        "| 10 | 2 | 105 | 100 | 0.50 | 0.40 | 1.25 | 0.60 | 0.83 | 200 | 250 | 1.00 | 0.80 | 1.25 |"
+    )
