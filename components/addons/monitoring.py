@@ -32,7 +32,13 @@ workload certificate to a shared in-memory volume (`OUTPUT_CERTS`), mounted into
 `/etc/prom-certs`; the `istio-mtls` scrape class uses it, and monitors of in-mesh pods name that class.
 Prometheus is then `cluster.local/ns/monitoring/sa/kube-prometheus-stack-prometheus`, the identity the
 Istio add-on's `allow-prometheus-scrape` policy admits. Because the sidecar is added at pod admission, the
-chart waits for istiod when Istio is installed by this stack (`MonitoringArgs.after`).
+chart waits for istiod when Istio is installed by this stack (`MonitoringArgs.after`). That edge puts
+istiod (~90 s) on the prod critical path (benchmarks/README.md, "Time to ready"); it is kept because a
+Prometheus pod admitted before the injector exists runs without its sidecar, and so without certificates,
+until someone restarts it. Narrower gates were considered and do not work: a transform on the chart that
+adds istiod to the `Prometheus` object's `dependsOn` is recorded by the engine but not waited for (waiting
+is the SDK's job; pulumi v3.259.0 pkg/resource/deploy/source_eval.go only rebuilds the dependency list),
+and the chart's other objects are not reachable from this program before the whole chart is ready.
 
 Helm hooks: helm.v4.Chart runs none, so the chart's admission-webhook certificate jobs never run. The
 PrometheusRule admission webhook is therefore disabled, and with it the operator's TLS listener, which
