@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from components.catalogue import Allocatable, InstanceType, allocatable, lookup
+from components.memo import once_per_spec
 from components.quantity import cpu_millis, memory_bytes
 
 if TYPE_CHECKING:  # typing only: the spec package imports this module
@@ -141,6 +142,7 @@ def _split(total: int, shares: int, index: int) -> int:
     return total // shares + (1 if index < total % shares else 0)
 
 
+@once_per_spec
 def derive_quotas(spec: PlatformSpec) -> dict[str, dict[str, PoolQuota]]:
     """Nominal quotas per ClusterQueue and pool, out of each pool's `queue_capacity`.
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
@@ -29,14 +28,6 @@ class BuildContext:
     kserve: bool = True
     kuberay: bool = True
 
-
-    @functools.cached_property
-    def admissible(self) -> dict:
-        """Per ClusterQueue and pool: nominal quota plus what it may borrow; computed once per build (every
-        team's ResourceQuota reads it)."""
-        from components.builders.queues import admissible
-
-        return admissible(self.spec)
     @classmethod
     def from_platform(cls, platform: Platform) -> BuildContext:
         return cls(

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from components import pools
 from components.builders.common import Footprint, Manifest, metadata
 from components.capacity import RESOURCE_NAMES, PoolQuota, derive_quotas, pool_capacity
+from components.memo import once_per_spec
 from components.names import GPU_RESOURCE, POOL_ANNOTATION, POOL_CAPACITY_ANNOTATION
 from components.quantity import format_cpu, format_memory
 from components.spec.models import PlatformSpec, PriorityClass
@@ -185,6 +186,7 @@ def _lendable(spec: PlatformSpec, team: str, quota: PoolQuota) -> PoolQuota:
     return _percent(quota, percent) if percent is not None else quota
 
 
+@once_per_spec
 def admissible(spec: PlatformSpec) -> dict[str, dict[str, Admissible]]:
     """Per ClusterQueue and pool: nominal quota plus the most it can borrow from its cohort.
 

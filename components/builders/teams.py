@@ -27,7 +27,7 @@ from components.builders.common import (
     metadata,
 )
 from components.builders.context import BuildContext
-from components.builders.queues import NAMESPACE_NAME_LABEL, cluster_queue_name, local_queue
+from components.builders.queues import NAMESPACE_NAME_LABEL, admissible, cluster_queue_name, local_queue
 from components.capacity import node_allocatable, team_pools
 from components.names import (
     GPU_RESOURCE,
@@ -68,7 +68,7 @@ def quota_breakdown(ctx: BuildContext, team: str) -> QuotaBreakdown:
     spec = ctx.spec
     queued = Footprint()
     if ctx.kueue:
-        by_pool = ctx.admissible.get(cluster_queue_name(spec, team), {})
+        by_pool = admissible(spec).get(cluster_queue_name(spec, team), {})
         for pool_name in team_pools(spec, team):
             if pool_name in by_pool:
                 queued = queued + by_pool[pool_name].total
