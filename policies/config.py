@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import fnmatch
 import json
-from collections.abc import Mapping
+import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -57,12 +59,28 @@ class Exemption:
     urn: str = "*"
 
     def matches(self, resource: Resource) -> bool:
+        type_glob, name_glob = _glob(self.type), _glob(self.name)
         return (
-            (fnmatch.fnmatchcase(resource.type, self.type) or fnmatch.fnmatchcase(resource.kind, self.type))
-            and (fnmatch.fnmatchcase(resource.display_name, self.name) or fnmatch.fnmatchcase(resource.name, self.name))
-            and fnmatch.fnmatchcase(resource.namespace, self.namespace)
-            and (self.urn == "*" or fnmatch.fnmatchcase(resource.urn, self.urn))
+            (type_glob(resource.type) or type_glob(resource.kind))
+            and (name_glob(resource.display_name) or name_glob(resource.name))
+            and _glob(self.namespace)(resource.namespace)
+            and (self.urn == "*" or _glob(self.urn)(resource.urn))
         )
+
+
+_GLOB_CHARS = frozenset("*?[")
+
+
+@lru_cache(maxsize=1024)
+def _glob(pattern: str) -> Callable[[str], bool]:
+    """`fnmatch.fnmatchcase(value, pattern)` as a predicate prepared once per pattern: exemptions are matched
+    for every finding of their rule, and most patterns are `*` or a plain kind or namespace."""
+    if pattern == "*":
+        return lambda value: True
+    if _GLOB_CHARS.isdisjoint(pattern):
+        return lambda value: value == pattern
+    match = re.compile(fnmatch.translate(pattern)).match
+    return lambda value: match(value) is not None
 
 
 @dataclass(frozen=True)

@@ -14,8 +14,17 @@ from policies.config import RuleSettings, rule_settings
 from policies.model import Resource, Rule, Stack, Violation
 from policies.registry import BY_ID
 
-# What the inner loops unpack: the check and its parameters, then the rule and its settings.
-Call = tuple[Callable[..., Iterable[Violation]], Mapping[str, Any], Rule, RuleSettings]
+
+class Call(NamedTuple):
+    """One enabled rule bound for the inner loops: its check and parameters, what its findings carry (the
+    rule id and reported level, computed once) and `exempts`, None when the rule has no exemptions (most:
+    then no resource is matched against globs)."""
+
+    check: Callable[..., Iterable[Violation]]
+    params: Mapping[str, Any]
+    rule: str
+    level: str
+    exempts: Callable[[Resource], bool] | None
 
 
 class Dispatch(NamedTuple):
@@ -23,11 +32,11 @@ class Dispatch(NamedTuple):
     that do (`_gpu`) or do not (`_cpu`) request accelerators. `walk`: whether any pod or container rule applies."""
 
     walk: bool
-    resource: list[Call]
-    pod_gpu: list[Call]
-    pod_cpu: list[Call]
-    container_gpu: list[Call]
-    container_cpu: list[Call]
+    resource: tuple[Call, ...]
+    pod_gpu: tuple[Call, ...]
+    pod_cpu: tuple[Call, ...]
+    container_gpu: tuple[Call, ...]
+    container_cpu: tuple[Call, ...]
 
 
 class Finding(NamedTuple):
@@ -55,13 +64,6 @@ def reported_level(level: str) -> str:
     return "mandatory" if level == "remediate" else level
 
 
-def _finding(rule: Rule, setting: RuleSettings, subject: Resource, violation: Violation) -> Finding:
-    return Finding(
-        rule.id, reported_level(setting.level), subject.kind, subject.namespace, subject.display_name,
-        violation.path, violation.message, subject,
-    )  # fmt: skip
-
-
 class Engine:
     """Enabled rules with their settings; a rule missing from `settings` runs with its defaults."""
 
@@ -77,14 +79,16 @@ class Engine:
         computed once per token."""
         found = self._dispatch.get(resource.type)
         if found is None:
-            bound = [(r.check, s.params, r, s) for r, s in self._active if resource.kind in r.kinds]
+            bound = [(rule, _call(rule, setting)) for rule, setting in self._active if resource.kind in rule.kinds]
 
-            def select(scope: str, gpu: bool) -> list[Call]:
-                return [call for call in bound if call[2].scope == scope and call[2].gpu in (None, gpu)]
+            def select(scope: str, gpu: bool | None = None) -> tuple[Call, ...]:
+                return tuple(
+                    call for rule, call in bound if rule.scope == scope and (gpu is None or rule.gpu in (None, gpu))
+                )
 
             found = self._dispatch[resource.type] = Dispatch(
-                any(call[2].scope in ("pod", "container") for call in bound),
-                [call for call in bound if call[2].scope == "resource"],
+                any(rule.scope in ("pod", "container") for rule, _ in bound),
+                select("resource"),
                 select("pod", True),
                 select("pod", False),
                 select("container", True),
@@ -94,36 +98,50 @@ class Engine:
 
     def check_resource(self, resource: Resource) -> list[Finding]:
         rules = self._rules_for(resource)
-        found: list[tuple[Rule, RuleSettings, Violation]] = []
-        # The loops are written out (no helper per call): this is the checker's innermost path.
-        for check, params, rule, setting in rules.resource:
-            for violation in check(resource, params):
-                found.append((rule, setting, violation))
+        found: list[tuple[Call, Violation]] = []
+        # The loops are written out (no helper per call): this is the checker's innermost path. Most calls
+        # find nothing, so a finding is only built, and its exemptions only checked, for what is found.
+        for call in rules.resource:
+            for violation in call.check(resource, call.params):
+                found.append((call, violation))
         if rules.walk:
             for pod in resource.pods:
-                for check, params, rule, setting in rules.pod_gpu if pod.gpus else rules.pod_cpu:
-                    for violation in check(pod, resource, params):
-                        found.append((rule, setting, violation))
+                for call in rules.pod_gpu if pod.gpus else rules.pod_cpu:
+                    for violation in call.check(pod, resource, call.params):
+                        found.append((call, violation))
                 for container in pod.containers:
-                    for check, params, rule, setting in rules.container_gpu if container.gpus else rules.container_cpu:
-                        for violation in check(container, pod, resource, params):
-                            found.append((rule, setting, violation))
+                    for call in rules.container_gpu if container.gpus else rules.container_cpu:
+                        for violation in call.check(container, pod, resource, call.params):
+                            found.append((call, violation))
         return [
-            _finding(rule, setting, resource, violation)
-            for rule, setting, violation in found
-            if not (setting.exemptions and setting.exempts(resource))
+            _finding(call, resource, violation)
+            for call, violation in found
+            if call.exempts is None or not call.exempts(resource)
         ]
 
     def check_stack(self, stack: Stack) -> list[Finding]:
         findings = []
         for rule, setting in self._stack_rules:
+            call = _call(rule, setting)
             for violation in rule.check(stack, setting.params):
                 subject = violation.subject
-                if subject is not None and not setting.exempts(subject):
-                    findings.append(_finding(rule, setting, subject, violation))
+                if subject is not None and (call.exempts is None or not call.exempts(subject)):
+                    findings.append(_finding(call, subject, violation))
         return findings
 
     def run(self, resources: Iterable[Resource]) -> list[Finding]:
         stack = Stack(resources)
         findings = [finding for resource in stack.resources for finding in self.check_resource(resource)]
         return findings + self.check_stack(stack)
+
+
+def _call(rule: Rule, setting: RuleSettings) -> Call:
+    exempts = setting.exempts if setting.exemptions else None
+    return Call(rule.check, setting.params, rule.id, reported_level(setting.level), exempts)
+
+
+def _finding(call: Call, subject: Resource, violation: Violation) -> Finding:
+    return Finding(
+        call.rule, call.level, subject.kind, subject.namespace, subject.display_name, violation.path,
+        violation.message, subject,
+    )  # fmt: skip

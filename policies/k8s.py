@@ -49,15 +49,20 @@ _ACCELERATOR = re.compile(r"^(nvidia\.com/(gpu|mig-.+)|amd\.com/gpu|aws\.amazon\
 
 
 def mapping(value: Any) -> Mapping[str, Any]:
-    if type(value) is dict:  # the common cases first, without the slow ABC check
+    if type(value) is dict or value is EMPTY:  # the common cases first, without the slow ABC check
         return value
     if value is None:
         return EMPTY
     return value if isinstance(value, Mapping) else EMPTY
 
 
+def is_mapping(value: Any) -> bool:
+    """`isinstance(value, Mapping)`, sparing dicts and None (nearly every value) the slow ABC check."""
+    return type(value) is dict or (value is not None and isinstance(value, Mapping))
+
+
 def sequence(value: Any) -> Sequence[Any]:
-    if type(value) is list:
+    if type(value) is list or type(value) is tuple:  # YAML lists and config parameters, without the ABC check
         return value
     if value is None:
         return ()
@@ -68,7 +73,11 @@ def mappings(value: Any) -> list[tuple[int, Mapping[str, Any]]]:
     """The (index, item) pairs of a list that are mappings; other items are skipped."""
     if not value:
         return []
-    return [(i, item) for i, item in enumerate(sequence(value)) if type(item) is dict or isinstance(item, Mapping)]
+    pairs = list(enumerate(value if type(value) is list else sequence(value)))
+    for _, item in pairs:
+        if type(item) is not dict and not isinstance(item, Mapping):
+            return [(i, item) for i, item in pairs if is_mapping(item)]  # rare: keep the mappings' own indexes
+    return pairs
 
 
 def text(value: Any) -> str | None:
@@ -178,10 +187,10 @@ def accelerators(requests: Mapping[str, Any], limits: Mapping[str, Any]) -> dict
     """Accelerator resources asked for: the limit, else the request (a malformed amount counts as 1)."""
     found: dict[str, Decimal] = {}
     for source in (requests, limits):
-        for name, value in source.items():
+        for name in source:
             # Every accelerator is an extended resource (`vendor/name`); most keys are cpu and memory.
             if type(name) is str and "/" in name and is_accelerator(name):
-                amount = quantity(value)
+                amount = quantity(source[name])
                 found[name] = amount if amount is not None else Decimal(1)
     return found
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from policies.k8s import kind_of, mapping, text
-from policies.walker import Container, PodSpec, pod_specs
+from policies.walker import POD_KINDS, Container, PodSpec, pod_specs
 
 LEVELS = ("advisory", "mandatory", "remediate", "disabled")
 SEVERITIES = ("low", "medium", "high", "critical")
@@ -93,6 +93,7 @@ class Stack:
         self._by_kind: dict[str, list[Resource]] = {}
         for resource in self.resources:
             self._by_kind.setdefault(resource.kind, []).append(resource)
+        self._with_pods: list[Resource] | None = None
 
     def of_kind(self, *kinds: str) -> list[Resource]:
         """Resources of these kinds (Kubernetes kinds or non-Kubernetes type tokens), kind by kind."""
@@ -101,7 +102,10 @@ class Stack:
         return [resource for kind in kinds for resource in self._by_kind.get(kind, ())]
 
     def with_pods(self) -> list[Resource]:
-        return [r for r in self.resources if r.pods]
+        """Resources with at least one pod spec, in order; computed once for the stack rules that ask."""
+        if self._with_pods is None:
+            self._with_pods = [r for r in self.resources if r.kind in POD_KINDS and r.pods]
+        return self._with_pods
 
 
 @dataclass(frozen=True, slots=True)

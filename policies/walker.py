@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from policies.k8s import EMPTY, ZERO, accelerators, mapping, mappings, text
+from policies.k8s import EMPTY, ZERO, accelerators, is_mapping, mapping, mappings, text
 
 CONTAINER_LISTS = ("containers", "initContainers", "ephemeralContainers")
 # KServe predictor shorthands: each is a container spec with a model server chosen by KServe.
@@ -38,11 +38,11 @@ class Container:
         self.path, self.spec, self.section = path, spec, section
         self.is_app = section != "initContainers" and section != "ephemeralContainers"
         resources = mapping(spec.get("resources"))
-        self.requests = mapping(resources.get("requests"))
-        self.limits = mapping(resources.get("limits"))
+        self.requests = requests = mapping(resources.get("requests"))
+        self.limits = limits = mapping(resources.get("limits"))
         self.security = mapping(spec.get("securityContext"))
-        self.accelerators = accelerators(self.requests, self.limits)
-        self.gpus = sum(self.accelerators.values(), ZERO) if self.accelerators else ZERO
+        self.accelerators = found = accelerators(requests, limits)
+        self.gpus = sum(found.values(), ZERO) if found else ZERO
         self.image = text(spec.get("image"))
 
     def __repr__(self) -> str:
@@ -74,27 +74,35 @@ class PodSpec:
         cluster: Mapping[str, Any],
     ) -> None:
         self.path, self.spec, self.role, self.containers = path, spec, role, containers
-        self.app_containers = tuple([c for c in containers if c.is_app])
         self.metadata, self.metadata_path, self.cluster = metadata, metadata_path, cluster
         self.security = mapping(spec.get("securityContext"))
+        # One pass over the containers; init and ephemeral containers are rare, so most pods share one tuple
+        # for both (an object fewer per pod for the garbage collector to scan).
+        apps, gpus = True, False
+        for c in containers:
+            apps = apps and c.is_app
+            gpus = gpus or bool(c.gpus)
+        self.app_containers = containers if apps else tuple([c for c in containers if c.is_app])
         self.gpus = ZERO
-        if any([c.gpus for c in containers]):
-            app = sum((c.gpus for c in self.app_containers), ZERO)
-            self.gpus = max([app, *(c.gpus for c in containers if c.section == "initContainers")])
+        if gpus:
+            app = sum([c.gpus for c in self.app_containers], ZERO)
+            init = [c.gpus for c in containers if c.section == "initContainers"]
+            self.gpus = max(app, *init) if init else app
 
     def __repr__(self) -> str:
         return f"PodSpec({self.path!r}, {self.role!r})"
 
 
 def _containers(spec: Mapping[str, Any], path: str, frameworks: tuple[str, ...] = ()) -> tuple[Container, ...]:
-    found = [
-        Container(f"{path}.{key}", container, key)
-        for key in frameworks
-        if isinstance(container := spec.get(key), Mapping)
-    ]
+    found = []
+    for key in frameworks:
+        container = spec.get(key)
+        if is_mapping(container):
+            found.append(Container(f"{path}.{key}", container, key))
     for section in CONTAINER_LISTS:
-        if spec.get(section):
-            for index, item in mappings(spec[section]):
+        items = spec.get(section)
+        if items:
+            for index, item in mappings(items):
                 found.append(Container(f"{path}.{section}[{index}]", item, section))
     return tuple(found)
 
@@ -102,7 +110,7 @@ def _containers(spec: Mapping[str, Any], path: str, frameworks: tuple[str, ...] 
 def _pod(
     spec: Any, path: str, role: str, metadata: Any = EMPTY, metadata_path: str = "metadata", cluster: Any = EMPTY
 ) -> list[PodSpec]:
-    if type(spec) is not dict and not isinstance(spec, Mapping):
+    if not is_mapping(spec):
         return []
     return [PodSpec(path, spec, role, _containers(spec, path), mapping(metadata), metadata_path, mapping(cluster))]
 
@@ -124,7 +132,7 @@ def _ray_cluster(cluster: Any, path: str) -> list[PodSpec]:
 
 
 def _kserve_component(component: Any, path: str, role: str) -> list[PodSpec]:
-    if not isinstance(component, Mapping):
+    if not is_mapping(component):
         return []
     metadata = {"labels": component.get("labels"), "annotations": component.get("annotations")}
     frameworks = KSERVE_FRAMEWORKS if role == "kserve-predictor" else ()
@@ -178,6 +186,6 @@ POD_KINDS = frozenset(_WALKERS)
 def pod_specs(kind: str, props: Mapping[str, Any]) -> tuple[PodSpec, ...]:
     """Every pod spec in a resource of `kind`, in document order; empty for kinds without pods."""
     walker = _WALKERS.get(kind)
-    if walker is None or not isinstance(props, Mapping):
+    if walker is None or not is_mapping(props):
         return ()
     return tuple(walker(props, mapping(props.get("spec"))))

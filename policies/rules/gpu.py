@@ -15,6 +15,7 @@ from policies.k8s import (
     PRIORITY_LABEL,
     QUEUE_LABEL,
     env_value,
+    is_mapping,
     mapping,
     mappings,
     matching_tolerations,
@@ -43,6 +44,8 @@ DEVICES_VARIABLE = "NVIDIA_VISIBLE_DEVICES"
 
 def limit_equals_request(c: Container, pod: PodSpec, resource: Resource, params: Params) -> Found:
     """k8s "Schedule GPUs": limits only; a request must equal the limit; whole devices only."""
+    if not c.accelerators:
+        return NONE
     found = []
     for name in sorted(c.accelerators):
         limit, request = c.limits.get(name), c.requests.get(name)
@@ -146,12 +149,12 @@ def memory_guaranteed(c: Container, pod: PodSpec, resource: Resource, params: Pa
 def priority_class(pod: PodSpec, resource: Resource, params: Params) -> Found:
     if resource.labels.get(PRIORITY_LABEL):
         return NONE
-    allowed = texts(params["allowedPriorityClasses"])
     name = pod.spec.get("priorityClassName")
     if not text(name):
         return violation(
             f"{pod.path}.priorityClassName", "GPU pod has no priorityClassName (or Kueue priority-class label)"
         )
+    allowed = texts(params["allowedPriorityClasses"])
     if allowed and name not in allowed:
         return violation(f"{pod.path}.priorityClassName", f"priority class {name!r} is not one of {', '.join(allowed)}")
     return NONE
@@ -159,17 +162,25 @@ def priority_class(pod: PodSpec, resource: Resource, params: Params) -> Found:
 
 def no_privileged_device_access(pod: PodSpec, resource: Resource, params: Params) -> Found:
     found: list[Violation] = []
-    for index, volume in mappings(pod.spec.get("volumes")):
-        host_path = text(mapping(volume.get("hostPath")).get("path")) or ""
-        if host_path.startswith("/dev/nvidia"):
-            found.append(Violation(f"{pod.path}.volumes[{index}].hostPath", f"mounts GPU device {host_path} directly"))
+    volumes = pod.spec.get("volumes")
+    if volumes:
+        for index, volume in mappings(volumes):
+            if "hostPath" not in volume:
+                continue
+            host_path = text(mapping(volume.get("hostPath")).get("path")) or ""
+            if host_path.startswith("/dev/nvidia"):
+                message = f"mounts GPU device {host_path} directly"
+                found.append(Violation(f"{pod.path}.volumes[{index}].hostPath", message))
     for c in pod.containers:
         if c.gpus:
             if c.security.get("privileged") is True:
                 message = "GPU container is privileged; GPUs come through resource limits"
                 found.append(Violation(f"{c.path}.securityContext.privileged", message))
             continue
-        for index, variable in mappings(c.spec.get("env")):
+        env = c.spec.get("env")
+        if not env:
+            continue
+        for index, variable in mappings(env):
             if variable.get("name") == DEVICES_VARIABLE and variable.get("value") not in NO_DEVICES:
                 message = f"NVIDIA_VISIBLE_DEVICES={variable.get('value')} exposes GPUs without a GPU limit"
                 found.append(Violation(f"{c.path}.env[{index}].value", message))
@@ -182,7 +193,7 @@ def _probe_delay(probe: Mapping[str, Any]) -> float:
 
 def serving_startup_probe(c: Container, pod: PodSpec, resource: Resource, params: Params) -> Found:
     liveness = c.spec.get("livenessProbe")
-    if pod.role not in SERVING_ROLES or not c.is_app or not isinstance(liveness, Mapping):
+    if pod.role not in SERVING_ROLES or not c.is_app or not is_mapping(liveness):
         return NONE
     delay = _probe_delay(liveness)
     if c.spec.get("startupProbe") is not None or delay >= params["minInitialDelaySeconds"]:

@@ -50,14 +50,13 @@ def no_default_sa(pod: PodSpec, resource: Resource, params: Params) -> Found:
     return violation(f"{pod.path}.serviceAccountName", "runs as the namespace's default service account")
 
 
-def no_default_namespace(resource: Resource, params: Params) -> Iterator[Violation]:
+def no_default_namespace(resource: Resource, params: Params) -> Found:
     namespace = resource.metadata.get("namespace")
-    if is_unknown(namespace):
-        return
-    if not text(namespace):
-        yield Violation("metadata.namespace", "no namespace set (lands in the provider's or the default namespace)")
-    elif namespace == "default":
-        yield Violation("metadata.namespace", "uses the default namespace")
+    if is_unknown(namespace) or (text(namespace) and namespace != "default"):
+        return NONE
+    if namespace == "default":
+        return violation("metadata.namespace", "uses the default namespace")
+    return violation("metadata.namespace", "no namespace set (lands in the provider's or the default namespace)")
 
 
 @lru_cache(maxsize=4096)
@@ -72,11 +71,15 @@ def _secret_value(value: str) -> bool:
 
 def secrets_not_in_env(c: Container, pod: PodSpec, resource: Resource, params: Params) -> Found:
     allow_refs = params["allowSecretKeyRef"]
-    if not c.spec.get("env") and (allow_refs or not c.spec.get("envFrom")):
+    env = c.spec.get("env")
+    if not env and (allow_refs or not c.spec.get("envFrom")):
         return NONE
     found = []
-    for index, variable in mappings(c.spec.get("env")):
-        name, value = text(variable.get("name")) or "", text(variable.get("value"))
+    for index, variable in mappings(env):
+        value = text(variable.get("value"))
+        if not value and allow_refs:
+            continue  # most variables: nothing to check, not even the name
+        name = text(variable.get("name")) or ""
         if value and (_secret_name(name) or _secret_value(value)):
             found.append(
                 Violation(f"{c.path}.env[{index}].value", f"literal credential in environment variable {name!r}")
@@ -154,7 +157,7 @@ def network_policy(stack: Stack, params: Params) -> Iterator[Violation]:
     reported: set[str] = set()
     for resource in stack.with_pods():
         namespace = resource.namespace or "default"
-        if namespace not in skipped | reported:
+        if namespace not in skipped and namespace not in reported:
             reported.add(namespace)
             yield Violation(
                 "metadata.namespace", f"namespace {namespace!r} has no NetworkPolicy or AuthorizationPolicy", resource

@@ -54,15 +54,18 @@ def pull_policy(c: Container, pod: PodSpec, resource: Resource, params: Params) 
     if not c.image:
         return NONE
     policy = c.spec.get("imagePullPolicy")
-    path = f"{c.path}.imagePullPolicy"
     if c.gpus and policy == "Always":
         return violation(
-            path, "GPU container re-pulls its multi-GB image on every start: pin a digest and use IfNotPresent"
+            f"{c.path}.imagePullPolicy",
+            "GPU container re-pulls its multi-GB image on every start: pin a digest and use IfNotPresent",
         )
     if parse_image(c.image).digest or policy == "Always":
         return NONE
     hint = "pin a digest" if c.gpus else "pin a digest or set imagePullPolicy: Always"
-    return violation(path, f"mutable tag {c.image!r} without imagePullPolicy Always may run a stale image: {hint}")
+    return violation(
+        f"{c.path}.imagePullPolicy",
+        f"mutable tag {c.image!r} without imagePullPolicy Always may run a stale image: {hint}",
+    )
 
 
 DEFAULT_REGISTRIES = [

@@ -29,6 +29,7 @@ RESTRICTED_VOLUMES = frozenset({
     "name", "configMap", "csi", "downwardAPI", "emptyDir", "ephemeral", "persistentVolumeClaim", "projected", "secret",
 })  # fmt: skip
 CRI_SOCKETS = ("docker.sock", "containerd.sock", "crio.sock", "cri-dockerd.sock")
+HOST_NAMESPACES = ("hostNetwork", "hostPID", "hostIPC")
 APPARMOR_ANNOTATION = "container.apparmor.security.beta.kubernetes.io/"
 
 
@@ -39,28 +40,31 @@ def no_privileged(c: Container, pod: PodSpec, resource: Resource, params: Params
 
 
 def no_host_namespaces(pod: PodSpec, resource: Resource, params: Params) -> Found:
-    return [
-        Violation(f"{pod.path}.{field}", f"{field} shares the node's namespace")
-        for field in ("hostNetwork", "hostPID", "hostIPC")
-        if pod.spec.get(field) is True
-    ]
+    found = []
+    for field in HOST_NAMESPACES:
+        if pod.spec.get(field) is True:
+            found.append(Violation(f"{pod.path}.{field}", f"{field} shares the node's namespace"))
+    return found
 
 
 def no_host_ports(c: Container, pod: PodSpec, resource: Resource, params: Params) -> Found:
-    if not c.spec.get("ports"):
+    ports = c.spec.get("ports")
+    if not ports:
         return NONE
-    return [
-        Violation(f"{c.path}.ports[{index}].hostPort", f"hostPort {port.get('hostPort')!r} binds a node port")
-        for index, port in mappings(c.spec.get("ports"))
-        if number(port.get("hostPort"))
-    ]
+    found = []
+    for index, port in mappings(ports):
+        host_port = port.get("hostPort")
+        if host_port and number(host_port):  # most ports have no hostPort: no number() to parse
+            found.append(Violation(f"{c.path}.ports[{index}].hostPort", f"hostPort {host_port!r} binds a node port"))
+    return found
 
 
 def no_hostpath(pod: PodSpec, resource: Resource, params: Params) -> Found:
-    if not pod.spec.get("volumes"):
+    volumes = pod.spec.get("volumes")
+    if not volumes:
         return NONE
     found = []
-    for index, volume in mappings(pod.spec.get("volumes")):
+    for index, volume in mappings(volumes):
         if "hostPath" in volume:
             path = text(mapping(volume.get("hostPath")).get("path")) or ""
             what = "the container runtime socket" if path.endswith(CRI_SOCKETS) else f"host path {path!r}"
@@ -97,24 +101,40 @@ def no_privilege_escalation(c: Container, pod: PodSpec, resource: Resource, para
     return violation(f"{c.path}.securityContext.allowPrivilegeEscalation", "allowPrivilegeEscalation is not false")
 
 
+def _root_uid(uid: Any) -> bool:
+    """`runAsUser: 0` (most UIDs are unset and need no parsing)."""
+    return uid is not None and number(uid) == 0
+
+
 def run_as_non_root(pod: PodSpec, resource: Resource, params: Params) -> Found:
     found = []
-    if number(pod.security.get("runAsUser")) == 0:
+    if _root_uid(pod.security.get("runAsUser")):
         found.append(Violation(f"{pod.path}.securityContext.runAsUser", "pod runs as UID 0"))
+    pod_non_root = pod.security.get("runAsNonRoot")
     for c in pod.containers:
-        path = f"{c.path}.securityContext"
-        if number(c.security.get("runAsUser")) == 0:
-            found.append(Violation(f"{path}.runAsUser", "container runs as UID 0"))
-        if c.security.get("runAsNonRoot", pod.security.get("runAsNonRoot")) is not True:
-            found.append(Violation(f"{path}.runAsNonRoot", "runAsNonRoot is not true on the container or the pod"))
+        security = c.security
+        if _root_uid(security.get("runAsUser")):
+            found.append(Violation(f"{c.path}.securityContext.runAsUser", "container runs as UID 0"))
+        if security.get("runAsNonRoot", pod_non_root) is not True:
+            message = "runAsNonRoot is not true on the container or the pod"
+            found.append(Violation(f"{c.path}.securityContext.runAsNonRoot", message))
     return found
 
 
+SECCOMP_PROFILES = ("RuntimeDefault", "Localhost")
+
+
+def _seccomp_type(context: Mapping[str, Any]) -> str | None:
+    return text(mapping(context.get("seccompProfile")).get("type"))
+
+
 def seccomp(c: Container, pod: PodSpec, resource: Resource, params: Params) -> Found:
-    own = text(mapping(c.security.get("seccompProfile")).get("type"))
-    pod_profile = text(mapping(pod.security.get("seccompProfile")).get("type"))
+    own = _seccomp_type(c.security)
+    if own in SECCOMP_PROFILES:
+        return NONE  # the container's own profile wins: the pod's need not be read
+    pod_profile = _seccomp_type(pod.security)
     effective = own or pod_profile
-    if effective in ("RuntimeDefault", "Localhost"):
+    if effective in SECCOMP_PROFILES:
         return NONE
     at = pod.path if own is None and pod_profile is not None else c.path
     return violation(
@@ -123,44 +143,44 @@ def seccomp(c: Container, pod: PodSpec, resource: Resource, params: Params) -> F
     )
 
 
-def _hardening(context: Mapping[str, Any], path: str, what: str) -> list[Violation]:
-    """SELinux, AppArmor and Windows hostProcess settings of a pod or container security context."""
+def _hardening(context: Mapping[str, Any], owner: str, what: str) -> list[Violation]:
+    """SELinux, AppArmor and Windows hostProcess settings of the security context of a pod or container
+    (`owner` is its path; paths are built only for what is found)."""
     found: list[Violation] = []
     options = context.get("seLinuxOptions")
     if options:
         options = mapping(options)
+        path = f"{owner}.securityContext.seLinuxOptions"
         if options.get("type") is not None and options.get("type") not in SELINUX_TYPES:
-            found.append(
-                Violation(f"{path}.seLinuxOptions.type", f"SELinux type {options.get('type')!r} is not allowed")
-            )
+            found.append(Violation(f"{path}.type", f"SELinux type {options.get('type')!r} is not allowed"))
         for field in ("user", "role"):
             if options.get(field):
-                found.append(Violation(f"{path}.seLinuxOptions.{field}", f"SELinux {field} must not be set"))
+                found.append(Violation(f"{path}.{field}", f"SELinux {field} must not be set"))
     if context.get("appArmorProfile") and mapping(context["appArmorProfile"]).get("type") == "Unconfined":
-        found.append(Violation(f"{path}.appArmorProfile.type", "AppArmor profile Unconfined"))
+        found.append(Violation(f"{owner}.securityContext.appArmorProfile.type", "AppArmor profile Unconfined"))
     if context.get("windowsOptions") and mapping(context["windowsOptions"]).get("hostProcess") is True:
-        found.append(Violation(f"{path}.windowsOptions.hostProcess", f"Windows hostProcess {what}"))
+        found.append(Violation(f"{owner}.securityContext.windowsOptions.hostProcess", f"Windows hostProcess {what}"))
     return found
 
 
 def pss_misc(pod: PodSpec, resource: Resource, params: Params) -> Found:
-    found = _hardening(pod.security, f"{pod.path}.securityContext", "pod")
-    for index, sysctl in mappings(pod.security.get("sysctls")):
-        if sysctl.get("name") not in SAFE_SYSCTLS:
-            found.append(
-                Violation(f"{pod.path}.securityContext.sysctls[{index}].name", f"unsafe sysctl {sysctl.get('name')!r}")
-            )
-    for key, value in mapping(pod.metadata.get("annotations")).items():
-        if value == "unconfined" and isinstance(key, str) and key.startswith(APPARMOR_ANNOTATION):
-            found.append(Violation(f"{pod.metadata_path}.annotations", f"annotation {key} is unconfined"))
+    found = _hardening(pod.security, pod.path, "pod")
+    sysctls = pod.security.get("sysctls")
+    if sysctls:
+        for index, sysctl in mappings(sysctls):
+            if sysctl.get("name") not in SAFE_SYSCTLS:
+                path = f"{pod.path}.securityContext.sysctls[{index}].name"
+                found.append(Violation(path, f"unsafe sysctl {sysctl.get('name')!r}"))
+    annotations = pod.metadata.get("annotations")
+    if annotations:
+        for key, value in mapping(annotations).items():
+            if value == "unconfined" and isinstance(key, str) and key.startswith(APPARMOR_ANNOTATION):
+                found.append(Violation(f"{pod.metadata_path}.annotations", f"annotation {key} is unconfined"))
     for c in pod.containers:
-        found += _hardening(c.security, f"{c.path}.securityContext", "container")
-        if c.security.get("procMount") not in (None, "Default"):
-            found.append(
-                Violation(
-                    f"{c.path}.securityContext.procMount", f"procMount {c.security.get('procMount')!r} unmasks /proc"
-                )
-            )
+        found += _hardening(c.security, c.path, "container")
+        proc_mount = c.security.get("procMount")
+        if proc_mount not in (None, "Default"):
+            found.append(Violation(f"{c.path}.securityContext.procMount", f"procMount {proc_mount!r} unmasks /proc"))
     return found
 
 
@@ -172,12 +192,16 @@ def readonly_rootfs(c: Container, pod: PodSpec, resource: Resource, params: Para
 
 
 def volume_types(pod: PodSpec, resource: Resource, params: Params) -> Found:
-    return [
-        Violation(f"{pod.path}.volumes[{index}].{key}", f"volume type {key} is outside the restricted set")
-        for index, volume in mappings(pod.spec.get("volumes"))
-        for key in volume
-        if key not in RESTRICTED_VOLUMES
-    ]
+    volumes = pod.spec.get("volumes")
+    if not volumes:
+        return NONE
+    found = []
+    for index, volume in mappings(volumes):
+        for key in volume:
+            if key not in RESTRICTED_VOLUMES:
+                message = f"volume type {key} is outside the restricted set"
+                found.append(Violation(f"{pod.path}.volumes[{index}].{key}", message))
+    return found
 
 
 RULES = [

@@ -8,11 +8,13 @@ Kueue rejects a labelled RayJob or RayCluster at admission (`pkg/controller/jobs
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from functools import lru_cache
 from typing import Any
 
 from policies.k8s import (
     ELASTIC_ANNOTATION,
     QUEUE_LABEL,
+    is_mapping,
     mapping,
     mappings,
     matching_tolerations,
@@ -28,13 +30,17 @@ RAY_KINDS = frozenset({"RayCluster", "RayJob", "RayService"})
 ELASTIC_GATE = "kueue.x-k8s.io/elastic-job"  # Kueue's ElasticJobSchedulingGate
 
 
+# Where each Ray kind keeps its RayClusterSpec: the spec itself (None) or a field of it.
+CLUSTER_FIELDS = {"RayCluster": None, "RayJob": "rayClusterSpec", "RayService": "rayClusterConfig"}
+
+
 def ray_clusters(resource: Resource) -> list[tuple[str, Mapping[str, Any]]]:
     """(path, RayClusterSpec) of the cluster a Ray resource defines; empty for a RayJob using clusterSelector."""
-    key = {"RayCluster": None, "RayJob": "rayClusterSpec", "RayService": "rayClusterConfig"}.get(resource.kind, "")
+    key = CLUSTER_FIELDS.get(resource.kind, "")
     if key is None:
         return [("spec", resource.spec)]
     cluster = resource.spec.get(key) if key else None
-    return [(f"spec.{key}", cluster)] if isinstance(cluster, Mapping) else []
+    return [(f"spec.{key}", cluster)] if is_mapping(cluster) else []
 
 
 def _cluster_path(pod: PodSpec) -> str:
@@ -71,8 +77,8 @@ def worker_bounds(resource: Resource, params: Params) -> Iterator[Violation]:
             elif name in seen:
                 yield Violation(f"{at}.groupName", f"duplicate worker group {name!r}")
             seen.add(name or "")
-            low, high, replicas = (number(group.get(k)) for k in ("minReplicas", "maxReplicas", "replicas"))
-            low = low or 0.0
+            low = number(group.get("minReplicas")) or 0.0
+            high, replicas = number(group.get("maxReplicas")), number(group.get("replicas"))
             if high is None:
                 yield Violation(f"{at}.maxReplicas", "maxReplicas not set (defaults to 2147483647)")
                 continue
@@ -84,7 +90,9 @@ def worker_bounds(resource: Resource, params: Params) -> Iterator[Violation]:
                 yield Violation(f"{at}.maxReplicas", f"maxReplicas {int(high)} exceeds the ceiling {ceiling}")
 
 
+@lru_cache(maxsize=4096)
 def _ray_version(image: str) -> str:
+    """The Ray version an image's tag starts with (`2.40.0-py311-cu121` -> `2.40.0`), else ''; cached."""
     tag = parse_image(image).tag
     return tag.split("-")[0] if tag[:1].isdigit() else ""
 
@@ -99,7 +107,7 @@ def version_consistency(resource: Resource, params: Params) -> Iterator[Violatio
             if not pod.path.startswith(prefix) or not pod.app_containers:
                 continue
             ray_container = pod.app_containers[0]  # KubeRay's RayContainerIndex
-            version = _ray_version(text(ray_container.spec.get("image")) or "")
+            version = _ray_version(ray_container.image or "")
             if version and wanted and version != wanted:
                 yield Violation(f"{ray_container.path}.image", f"image is Ray {version} but rayVersion is {wanted}")
 
@@ -122,7 +130,7 @@ def kueue_compat(resource: Resource, params: Params) -> Iterator[Violation]:
     if resource.kind == "RayJob":
         has_selector, has_cluster = (
             bool(mapping(spec.get("clusterSelector"))),
-            isinstance(spec.get("rayClusterSpec"), Mapping),
+            is_mapping(spec.get("rayClusterSpec")),
         )
         if has_selector and has_cluster:
             yield Violation("spec.clusterSelector", "a Kueue-managed job should not use an existing cluster")

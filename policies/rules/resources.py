@@ -69,18 +69,25 @@ def _ratio_problem(raw_request: Any, raw_limit: Any, raw_maximum: Any) -> tuple[
     return None
 
 
+CEILINGS = (("cpu", "maxCpu"), ("memory", "maxMemory"))
+
+
 def resource_max(pod: PodSpec, resource: Resource, params: Params) -> Found:
     found = []
-    ceilings = (("cpu", "maxCpu", quantity(params["maxCpu"])), ("memory", "maxMemory", quantity(params["maxMemory"])))
     for c in pod.containers:
-        for name, key, ceiling in ceilings:
-            section = "limits" if c.limits.get(name) is not None else "requests"
-            raw = (c.limits if section == "limits" else c.requests).get(name)
-            amount = quantity(raw)
-            if amount is not None and ceiling is not None and amount > ceiling:
-                found.append(
-                    Violation(f"{c.path}.resources.{section}", f"{name} {raw} exceeds the ceiling {params[key]}")
-                )
+        for name, key in CEILINGS:
+            section, raw = "limits", c.limits.get(name)
+            if raw is None:
+                section, raw = "requests", c.requests.get(name)
+            if raw is None:
+                continue
+            try:
+                above = _above(raw, params[key])
+            except TypeError:  # unhashable, so not a quantity
+                continue
+            if above:
+                message = f"{name} {raw} exceeds the ceiling {params[key]}"
+                found.append(Violation(f"{c.path}.resources.{section}", message))
     ceiling = quantity(params["maxGpuPerPod"])
     if ceiling is not None and pod.gpus > ceiling:
         message = f"{format_number(pod.gpus)} GPUs per pod exceed the ceiling {format_number(ceiling)}"
@@ -88,19 +95,29 @@ def resource_max(pod: PodSpec, resource: Resource, params: Params) -> Found:
     return found
 
 
+@lru_cache(maxsize=4096, typed=True)
+def _above(raw_amount: Any, raw_ceiling: Any) -> bool:
+    """Whether the amount exceeds the ceiling (False when either is malformed); cached (values repeat)."""
+    amount, ceiling = quantity(raw_amount), quantity(raw_ceiling)
+    return amount is not None and ceiling is not None and amount > ceiling
+
+
 def ephemeral_storage(pod: PodSpec, resource: Resource, params: Params) -> Found:
     found = []
     for c in pod.containers:
         if c.section == EPHEMERAL:
             continue
-        for key, values in (("requests", c.requests), ("limits", c.limits)):
-            if values.get("ephemeral-storage") is None:
-                found.append(Violation(f"{c.path}.resources.{key}", f"no ephemeral-storage {key[:-1]}"))
-    for index, volume in mappings(pod.spec.get("volumes")):
-        empty_dir = volume.get("emptyDir")
-        if empty_dir is not None and mapping(empty_dir).get("sizeLimit") is None:
-            message = f"emptyDir volume {volume.get('name')!r} has no sizeLimit"
-            found.append(Violation(f"{pod.path}.volumes[{index}].emptyDir", message))
+        if c.requests.get("ephemeral-storage") is None:
+            found.append(Violation(f"{c.path}.resources.requests", "no ephemeral-storage request"))
+        if c.limits.get("ephemeral-storage") is None:
+            found.append(Violation(f"{c.path}.resources.limits", "no ephemeral-storage limit"))
+    volumes = pod.spec.get("volumes")
+    if volumes:
+        for index, volume in mappings(volumes):
+            empty_dir = volume.get("emptyDir")
+            if empty_dir is not None and mapping(empty_dir).get("sizeLimit") is None:
+                message = f"emptyDir volume {volume.get('name')!r} has no sizeLimit"
+                found.append(Violation(f"{pod.path}.volumes[{index}].emptyDir", message))
     return found
 
 
