@@ -1,7 +1,7 @@
 """Program cost under mocks: the whole gpuplat program against a bare-SDK baseline, for growing specs.
 
-    venv/bin/python -m benchmarks.program_cost                      # N = 10, 100, 1000; 3 repetitions
-    venv/bin/python -m benchmarks.program_cost --sizes 10 100 --repeat 5 --no-plot
+    venv/bin/python -m benchmarks.program_cost                      # N = 10, 100, 1000; 5 repetitions (~10 min)
+    venv/bin/python -m benchmarks.program_cost --sizes 10 100 --repeat 3 --no-plot
     venv/bin/python -m benchmarks.program_cost --profile 1000       # pyinstrument hot spots in our code
 
 For each N the spec generator (`benchmarks/specs.py`) writes a spec with N model services and N/5 Ray
@@ -270,7 +270,7 @@ def hot_spots(services: int, directory: Path, limit: int = 25) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", type=int, nargs="+", default=[10, 100, 1000], help="N model services")
-    parser.add_argument("--repeat", type=int, default=3, help="timed runs of each program (median)")
+    parser.add_argument("--repeat", type=int, default=5, help="timed runs of each program (median)")
     parser.add_argument("--plot", type=Path, default=DEFAULT_PLOT, help="PNG of cost vs N")
     parser.add_argument("--no-plot", action="store_true")
     parser.add_argument("--profile", type=int, metavar="N", help="only profile one run at N (pyinstrument)")
