@@ -168,9 +168,9 @@ def reason(edge: tuple[str, str]) -> str | None:
     return None
 
 
-def needless(graph: Graph, keep: Iterable[tuple[str, str]] = ()) -> list[tuple[Registration, Registration]]:
-    """Every dependency edge between two add-ons that has no reason (or is not in `keep`, when given)."""
-    kept = set(keep) or {edge for edge in graph.addon_edges() if reason(edge) is not None}
+def needless(graph: Graph, keep: Iterable[tuple[str, str]] | None = None) -> list[tuple[Registration, Registration]]:
+    """Every dependency edge between two add-ons that has no reason (or, given `keep`, is not in it)."""
+    kept = set(keep) if keep is not None else {edge for edge in graph.addon_edges() if reason(edge) is not None}
     return [pair for key, pairs in graph.addon_edges().items() if key not in kept for pair in pairs]
 
 

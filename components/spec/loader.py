@@ -47,7 +47,7 @@ class Platform(Strict):
         return getattr(self.spec.addons, name).enabled and name not in self.settings.preinstalled_addons
 
 
-class _UniqueKeyLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
+class _UniqueKeyLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]  # base picked at run time
     """Safe loader (libyaml's parser when available) that refuses duplicate keys: a repeated model name
     must not silently win."""
 

@@ -79,13 +79,8 @@ def resource_max(pod: PodSpec, resource: Resource, params: Params) -> Found:
             section, raw = "limits", c.limits.get(name)
             if raw is None:
                 section, raw = "requests", c.requests.get(name)
-            if raw is None:
-                continue
-            try:
-                above = _above(raw, params[key])
-            except TypeError:  # unhashable, so not a quantity
-                continue
-            if above:
+            amount, ceiling = quantity(raw), quantity(params[key])
+            if amount is not None and ceiling is not None and amount > ceiling:
                 message = f"{name} {raw} exceeds the ceiling {params[key]}"
                 found.append(Violation(f"{c.path}.resources.{section}", message))
     ceiling = quantity(params["maxGpuPerPod"])
@@ -93,13 +88,6 @@ def resource_max(pod: PodSpec, resource: Resource, params: Params) -> Found:
         message = f"{format_number(pod.gpus)} GPUs per pod exceed the ceiling {format_number(ceiling)}"
         found.append(Violation(f"{pod.path}.containers", message))
     return found
-
-
-@lru_cache(maxsize=4096, typed=True)
-def _above(raw_amount: Any, raw_ceiling: Any) -> bool:
-    """Whether the amount exceeds the ceiling (False when either is malformed); cached (values repeat)."""
-    amount, ceiling = quantity(raw_amount), quantity(raw_ceiling)
-    return amount is not None and ceiling is not None and amount > ceiling
 
 
 def ephemeral_storage(pod: PodSpec, resource: Resource, params: Params) -> Found:

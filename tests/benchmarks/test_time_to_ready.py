@@ -11,7 +11,7 @@ from tests.benchmarks.test_latency import reg
 ROOT = reg("platform", "gpuplat:addons:PlatformAddons", custom=False, deps=("pool",))
 
 
-def _stack():
+def _stack(prometheus_waits_for: tuple[str, ...] = ()):
     cert = reg("cert", "gpuplat:addons:CertManager", custom=False, parent=ROOT.urn)
     kserve = reg("kserve", "gpuplat:addons:KServe", custom=False, parent=ROOT.urn, deps=("cert-chart",))
     monitoring = reg("monitoring", "gpuplat:addons:Monitoring", custom=False, parent=ROOT.urn)
@@ -37,6 +37,7 @@ def _stack():
             custom=False,
             parent=monitoring.urn,
             chart="kube-prometheus-stack",
+            deps=prometheus_waits_for,
         ),
     ]
 
@@ -76,19 +77,9 @@ def _with_istio_and_an_unexplained_edge():
     (no reason: needless)."""
     istio = reg("istio", "gpuplat:addons:Istio", custom=False, parent=ROOT.urn)
     kueue = reg("kueue", "gpuplat:addons:Kueue", custom=False, parent=ROOT.urn, deps=("kserve-chart",))
-    resources = [r for r in _stack() if r.name != "prom-chart"]
-    monitoring = next(r for r in resources if r.name == "monitoring")
-    return resources + [
+    return _stack(prometheus_waits_for=("istiod",)) + [
         istio,
         reg("istiod", "kubernetes:helm.sh/v4:Chart", custom=False, parent=istio.urn, chart="istiod"),
-        reg(
-            "prom-chart",
-            "kubernetes:helm.sh/v4:Chart",
-            custom=False,
-            parent=monitoring.urn,
-            chart="kube-prometheus-stack",
-            deps=("istiod",),
-        ),
         kueue,
         reg("kueue-chart", "kubernetes:helm.sh/v4:Chart", custom=False, parent=kueue.urn, chart="kueue"),
     ]

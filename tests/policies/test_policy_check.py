@@ -158,7 +158,7 @@ def _renderer(monkeypatch: pytest.MonkeyPatch, render: Any) -> list[str]:
         calls.append(env)
         return render(env)
 
-    module.render_stack = render_stack  # type: ignore[attr-defined]
+    module.render_stack = render_stack  # type: ignore[attr-defined]  # a stand-in module declares no attributes
     monkeypatch.setitem(sys.modules, "tools.render", module)
     return calls
 

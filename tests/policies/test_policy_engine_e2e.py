@@ -46,8 +46,6 @@ def _deployment(name: str, namespace: str, kind: str = "Deployment") -> list[Any
 @pytest.fixture(scope="module")
 def pulumi_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     script = REPO / "scripts" / "install-engine"
-    if not script.exists():
-        pytest.skip("scripts/install-engine is not in this tree")
     exported = subprocess.run(
         ["bash", "-c", f'eval "$("{script}" --print-env)" && env -0'],
         capture_output=True,
@@ -84,11 +82,16 @@ def preview(env: dict[str, str], tmp_path: Path, resources: list[Any], config: s
     )
     (tmp_path / "__main__.py").write_text(PROGRAM)
     (tmp_path / "resources.json").write_text(json.dumps(resources))
-    run = {"cwd": tmp_path, "env": env, "capture_output": True, "text": True, "timeout": 600, "check": False}
-    subprocess.run(["pulumi", "stack", "select", "--create", "dev", "--non-interactive"], **run)  # type: ignore[call-overload]
-    command = ["pulumi", "preview", "--stack", "dev", "--non-interactive", "--policy-pack", str(POLICIES)]
-    command += ["--policy-pack-config", str(POLICIES / "config" / f"{config}.json")]
-    return subprocess.run(command, **run)  # type: ignore[call-overload,no-any-return]
+
+    def pulumi(*args: str) -> subprocess.CompletedProcess[str]:
+        command = ["pulumi", *args]
+        return subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600, check=False)
+
+    pulumi("stack", "select", "--create", "dev", "--non-interactive")  # a failure here shows in the preview
+    return pulumi(
+        "preview", "--stack", "dev", "--non-interactive", "--policy-pack", str(POLICIES),
+        "--policy-pack-config", str(POLICIES / "config" / f"{config}.json"),
+    )  # fmt: skip
 
 
 @pytest.mark.e2e
